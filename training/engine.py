@@ -1,0 +1,248 @@
+"""The one training loop, used by every pipeline stage and by the live lab.
+
+`fit` trains K runs at once as one batched model (see models.py) with the whole data set
+resident on the device and no DataLoader: each step gathers every run's own minibatch with
+one indexing op. After every epoch it re-measures training accuracy on the whole training set
+(split into clean and corrupted examples, and against the true labels) and validation
+accuracy/loss, hands that to `on_epoch`, and stops cleanly on a deadline or a stop flag.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torchvision.transforms.v2 import functional as TF
+
+from .config import RunSpec
+from .data import Corruption, Images, corrupt
+from .metrics import lass
+from .models import Batched, build
+
+
+@dataclass
+class TrainSet:
+    """The training data of K runs. x: (N, C, H, W) shared, or (K, N, C, H, W) when runs differ
+    (randX); y: (K, N) the labels as given; y_true: (N,); corrupted: (K, N) bool."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    y_true: torch.Tensor
+    corrupted: torch.Tensor
+    n_classes: int = 10
+
+    @property
+    def k(self) -> int:
+        return self.y.shape[0]
+
+    @property
+    def n(self) -> int:
+        return self.y.shape[1]
+
+    @property
+    def per_run_x(self) -> bool:
+        return self.x.ndim == 5
+
+    def to(self, device) -> "TrainSet":
+        return TrainSet(*(t.to(device) for t in (self.x, self.y, self.y_true, self.corrupted)), self.n_classes)
+
+    def inputs(self, idx: torch.Tensor) -> torch.Tensor:
+        """Each run's images at idx (K, B) -> (K, B, C, H, W)."""
+        if self.per_run_x:
+            return self.x[torch.arange(self.k, device=idx.device).unsqueeze(1), idx]
+        return self.x[idx]
+
+
+def make_train_set(train: Images, corruptions: Sequence[Corruption]) -> TrainSet:
+    """Stack one corrupted copy of `train` per run (labels always; pixels only if some run uses randX)."""
+    parts = [corrupt(train, c) for c in corruptions]
+    per_run_x = any(c.kind == "randX" and c.p > 0 for c in corruptions)
+    x = torch.stack([p[0] for p in parts]) if per_run_x else train.x
+    return TrainSet(x, torch.stack([p[1] for p in parts]), train.y, torch.stack([p[2] for p in parts]))
+
+
+@dataclass
+class History:
+    frame: pd.DataFrame                     # one row per run x epoch (epoch 0 = before training)
+    model: Batched
+    preds: dict[int, torch.Tensor] = field(default_factory=dict)  # epoch -> (K, N) predicted class on train
+    stopped: str = ""                       # "", "deadline" or "stop"
+
+
+def seeds_of(seed: int) -> tuple[int, int, int]:
+    """Independent streams for one run: init, data order + augmentation, noise (dropout, LASS)."""
+    a, b, c = np.random.SeedSequence(seed).generate_state(3)
+    return int(a), int(b), int(c)
+
+
+def _augment(x: torch.Tensor, specs: Sequence[RunSpec], gens: Sequence[torch.Generator]) -> torch.Tensor:
+    """Per-batch augmentation with torchvision's v2 functional ops, one parameter draw per run."""
+    out = []
+    for k, (spec, g) in enumerate(zip(specs, gens)):
+        a, xk = spec.train.augment, x[k]
+        if not a.active:
+            out.append(xk)
+            continue
+        u = torch.rand(5, generator=g).tolist()  # always five draws, so runs stay reproducible
+        if a.rotation:
+            xk = TF.rotate(xk, (2 * u[0] - 1) * a.rotation, interpolation=TF.InterpolationMode.BILINEAR)
+        if a.brightness:
+            xk = TF.adjust_brightness(xk, 1 + (2 * u[1] - 1) * a.brightness)
+        if a.contrast:
+            xk = TF.adjust_contrast(xk, 1 + (2 * u[2] - 1) * a.contrast)
+        if xk.shape[1] == 3 and a.saturation:
+            xk = TF.adjust_saturation(xk, 1 + (2 * u[3] - 1) * a.saturation)
+        if xk.shape[1] == 3 and a.hue:
+            xk = TF.adjust_hue(xk, (2 * u[4] - 1) * a.hue)
+        if a.pixel_noise:
+            noise = torch.randn(xk.shape, generator=g).to(xk.device)
+            xk = (xk + a.pixel_noise * noise).clamp(0, 1)
+        out.append(xk)
+    return torch.stack(out)
+
+
+@torch.no_grad()
+def predict(model: Batched, x: torch.Tensor, k: int, chunk: int = 4096) -> torch.Tensor:
+    """Logits (K, N, classes) of every run on x: (N, ...) shared or (K, N, ...) per run."""
+    was = model.training
+    model.eval()
+    outs = []
+    n = x.shape[1] if x.ndim == 5 else x.shape[0]
+    for s in range(0, n, chunk):
+        xb = x[:, s : s + chunk] if x.ndim == 5 else x[s : s + chunk].unsqueeze(0).expand(k, *x[s : s + chunk].shape)
+        outs.append(model(xb).float())
+    model.train(was)
+    return torch.cat(outs, dim=1)
+
+
+def _ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of each run: (K, B, C), (K, B) -> (K,)."""
+    k, b, c = logits.shape
+    return F.cross_entropy(logits.reshape(k * b, c).float(), y.reshape(k * b), reduction="none").view(k, b).mean(1)
+
+
+@torch.no_grad()
+def evaluate(model: Batched, data: TrainSet, val: Images) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Per-run scores (each a (K,) tensor) and the predicted training classes (K, N)."""
+    k = data.k
+    logits = predict(model, data.x, k)
+    pred = logits.argmax(-1)
+    right = (pred == data.y).float()
+    clean = (~data.corrupted).float()
+    corr = data.corrupted.float()
+    nan = torch.tensor(float("nan"), device=right.device)
+    vlog = predict(model, val.x.to(logits.device), k)
+    vy = val.y.to(logits.device).expand(k, -1)
+    scores = {
+        "train_loss": _ce(logits, data.y),
+        "train_acc": right.mean(1),
+        "train_acc_clean": torch.where(clean.sum(1) > 0, (right * clean).sum(1) / clean.sum(1).clamp_min(1), nan),
+        "train_acc_corrupted": torch.where(corr.sum(1) > 0, (right * corr).sum(1) / corr.sum(1).clamp_min(1), nan),
+        "train_acc_true": (pred == data.y_true).float().mean(1),
+        "val_loss": _ce(vlog, vy),
+        "val_acc": (vlog.argmax(-1) == vy).float().mean(1),
+    }
+    return scores, pred
+
+
+def fit(
+    specs: Sequence[RunSpec],
+    data: TrainSet,
+    val: Images,
+    *,
+    device: str | torch.device = "cpu",
+    on_epoch: Callable[[dict], None] | None = None,
+    deadline: float | None = None,
+    stop: Callable[[], bool] | None = None,
+    track_examples: bool = False,
+    lass_cfg: dict | None = None,
+) -> History:
+    """Train len(specs) runs together on `data` and return their per-epoch history.
+
+    deadline: a time.monotonic() value after which the run ends (after the current epoch).
+    stop: called after every epoch; True ends the run. track_examples: keep every epoch's
+    predicted class of every training example (for E1 and the memorization clock).
+    """
+    if len(specs) != data.k:
+        raise ValueError(f"{len(specs)} run specs but the training set holds {data.k} runs")
+    keys = {s.batch_key() for s in specs}
+    if len(keys) != 1:
+        raise ValueError("runs trained together must share architecture and optimiser settings; "
+                         "group them with RunSpec.batch_key()")
+    device = torch.device(device)
+    tc = specs[0].train
+    data = data.to(device)
+    mean, std = _clean_stats(data)
+    streams = [seeds_of(s.seed) for s in specs]
+    model = build([s.model for s in specs], data.x.shape[-3:], data.n_classes, mean, std,
+                  [st[0] for st in streams]).to(device)
+    data_gens = [torch.Generator().manual_seed(st[1]) for st in streams]
+    model.gens = [torch.Generator(device=device).manual_seed(st[2]) for st in streams]
+    opt = (torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum) if tc.optimizer == "sgd"
+           else torch.optim.Adam(model.parameters(), lr=tc.lr))
+    sched = torch.optim.lr_scheduler.StepLR(opt, tc.lr_step, tc.lr_gamma) if tc.lr_step else None
+    wd = torch.tensor([s.train.weight_decay for s in specs], device=device)
+    adv = torch.tensor([s.train.adv_weight for s in specs], device=device)
+    augment = any(s.train.augment.active for s in specs)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16 and device.type == "cuda")
+    lass_cfg = dict(lass_cfg or {})
+    k, n, bs = data.k, data.n, tc.batch_size
+    rows, preds, stopped = [], {}, ""
+    t0 = time.monotonic()
+
+    def record(epoch: int) -> None:
+        scores, pred = evaluate(model, data, val)
+        if track_examples:
+            preds[epoch] = pred.to(torch.int16).cpu()
+        elapsed = time.monotonic() - t0
+        new = [{"run": i, "seed": specs[i].seed, "epoch": epoch, "lr": opt.param_groups[0]["lr"],
+                **{m: float(v[i]) for m, v in scores.items()}, "seconds": elapsed} for i in range(k)]
+        rows.extend(new)
+        if on_epoch is not None:
+            on_epoch({"epoch": epoch, "epochs": tc.epochs, "rows": new, "seconds": elapsed,
+                      "pred": pred if track_examples else None})
+
+    record(0)
+    model.train()
+    for epoch in range(1, tc.epochs + 1):
+        perm = torch.stack([torch.randperm(n, generator=g) for g in data_gens]).to(device)  # (K, N)
+        for s in range(0, n, bs):
+            idx = perm[:, s : s + bs]                                   # (K, B)
+            if idx.shape[1] < 2 and n > 1:                              # batch norm needs two examples
+                continue
+            xb, yb = data.inputs(idx), data.y.gather(1, idx)            # (K, B, C, H, W), (K, B)
+            if augment:
+                xb = _augment(xb, specs, data_gens)
+            with autocast:
+                loss = _ce(model(xb), yb)                               # (K,)
+                if adv.any():
+                    x_adv, _ = lass(model, xb, gens=model.gens, steps=tc.adv_steps, **lass_cfg)
+                    loss = (1 - adv) * loss + adv * _ce(model(x_adv), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()                                       # runs are independent: sum of means
+            if wd.any():
+                for p in model.parameters():
+                    p.grad.view(k, -1).add_(p.detach().view(k, -1) * wd.unsqueeze(1))
+            opt.step()
+        if sched is not None:
+            sched.step()
+        record(epoch)
+        if stop is not None and stop():
+            stopped = "stop"
+        elif deadline is not None and time.monotonic() > deadline:
+            stopped = "deadline"
+        if stopped:
+            break
+    model.eval()
+    return History(pd.DataFrame(rows), model, preds, stopped)
+
+
+def _clean_stats(data: TrainSet) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel pixel mean/std of the real training images, for the models' normalisation."""
+    x = data.x[0][~data.corrupted[0]] if data.per_run_x and not data.corrupted[0].all() else data.x
+    x = x if x.ndim == 4 else x.flatten(0, 1)
+    return x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3))
