@@ -38,6 +38,11 @@ class Images:
     y: torch.Tensor
     name: str    # e.g. "mnist10k/train"
     source: str  # where the pixels came from (file or torchvision root)
+    index: torch.Tensor | None = None  # (N,) position of each image in its source file
+
+    def __post_init__(self):
+        if self.index is None:
+            object.__setattr__(self, "index", torch.arange(len(self.y)))
 
     def __len__(self) -> int:
         return len(self.y)
@@ -48,7 +53,7 @@ class Images:
 
     def take(self, idx) -> "Images":
         idx = torch.as_tensor(idx, dtype=torch.long)
-        return replace(self, x=self.x[idx], y=self.y[idx])
+        return replace(self, x=self.x[idx], y=self.y[idx], index=self.index[idx])
 
     def pixel_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-channel mean and std of the pixels, shape (C,): used for normalisation and randX."""

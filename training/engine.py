@@ -204,7 +204,7 @@ def fit(
         rows.extend(new)
         if on_epoch is not None:
             on_epoch({"epoch": epoch, "epochs": tc.epochs, "rows": new, "seconds": elapsed,
-                      "pred": pred if track_examples else None})
+                      "pred": pred if track_examples else None, "model": model})
 
     record(0)
     model.train()

@@ -1,0 +1,221 @@
+"""What every stage shares: reading its params, running groups of batched runs, and writing
+tables, checkpoints, metrics and a manifest atomically (a temp file renamed into place, so an
+interrupted stage never leaves a half-written file).
+
+A stage module = a frozen `Config` dataclass, a pure `run(cfg, ctx) -> Result` and a one-line
+`main()` that calls `stage_main`. Paths come from the command line (written once, in dvc.yaml).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import save_file
+
+from .. import data as D
+from ..config import ROOT, ConfigError, RunSpec, load_params, parse, stage_section, to_dict
+from ..engine import History, fit, make_train_set
+from ..models import run_state
+
+MAX_BATCH_RUNS = 32  # runs trained together at most (memory and CPU cache friendliness)
+
+
+@dataclass
+class Context:
+    """Where and how a stage runs; handed to `run`."""
+
+    profile: str = "cpu"
+    device: str = "cpu"
+    out: Path = ROOT / "artifacts"
+    log: Callable[[str], None] = print
+    datasets: dict = field(default_factory=dict)  # name -> {"source": ..., "n_train": ..., "n_val": ...}
+
+
+@dataclass
+class Result:
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)        # name -> tidy table (CSV)
+    metrics: dict = field(default_factory=dict)                           # headline numbers (JSON)
+    checkpoints: dict[str, tuple[dict, dict]] = field(default_factory=dict)  # name -> (tensors, config)
+    arrays: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)   # name -> arrays (.npz), e.g. image galleries
+    extra: dict = field(default_factory=dict)                             # anything else for the manifest
+
+
+# ---------------------------------------------------------------------------------------------
+# Data and runs
+
+
+def load_data(ctx: Context, name: str, n_train: int, n_val: int, seed: int = 0):
+    """The (train, val) pair a stage trains on: stratified subsets of `name`, recorded in ctx."""
+    train, val = D.load(name)
+    train = D.stratified_subset(train, n_train, seed)
+    val = D.stratified_subset(val, n_val, seed)
+    ctx.datasets[name] = {"source": train.source, "n_train": len(train), "n_val": len(val),
+                          "train_name": train.name, "val_name": val.name}
+    return train, val
+
+
+def fit_all(specs: Sequence[RunSpec], corruptions: Sequence[D.Corruption], train: D.Images, val: D.Images,
+            ctx: Context, labels: Sequence[dict], **fit_kw) -> tuple[pd.DataFrame, list[tuple[History, list[int]]]]:
+    """Train every run, batching those that can share one batched model, and return one table of
+    all their epochs with the columns of `labels[i]` (the settings that vary) added to run i's rows.
+    Also returns each batch's History with the indices of the runs it holds."""
+    groups: dict = {}
+    for i, spec in enumerate(specs):
+        groups.setdefault(spec.batch_key(), []).append(i)
+    frames, histories = [], []
+    for members in groups.values():
+        for s in range(0, len(members), MAX_BATCH_RUNS):
+            chunk = members[s : s + MAX_BATCH_RUNS]
+            t0 = time.monotonic()
+            data = make_train_set(train, [corruptions[i] for i in chunk])
+            hist = fit([specs[i] for i in chunk], data, val, device=ctx.device, **fit_kw)
+            frame = hist.frame.copy()
+            frame["run"] = [chunk[r] for r in frame["run"]]
+            for col in labels[chunk[0]]:
+                frame[col] = [labels[r][col] for r in frame["run"]]
+            frames.append(frame)
+            histories.append((hist, chunk))
+            ctx.log(f"  {len(chunk)} runs x {specs[chunk[0]].train.epochs} epochs in {time.monotonic() - t0:.1f}s")
+    table = pd.concat(frames, ignore_index=True)
+    front = ["run", "seed", *labels[0].keys(), "epoch"]
+    return table[front + [c for c in table.columns if c not in front]], histories
+
+
+def gallery(images: D.Images, idx, **columns) -> dict[str, np.ndarray]:
+    """Small uint8 image thumbnails (N, H, W[, C]) with their source index and label, for the app
+    (which reads them with numpy alone)."""
+    idx = torch.as_tensor(idx, dtype=torch.long)
+    x = (images.x[idx].clamp(0, 1) * 255).round().to(torch.uint8)
+    x = x[:, 0] if x.shape[1] == 1 else x.permute(0, 2, 3, 1)
+    out = {"images": x.numpy(), "index": images.index[idx].numpy(), "label": images.y[idx].numpy()}
+    out.update({k: torch.as_tensor(v).numpy() for k, v in columns.items()})
+    return out
+
+
+def checkpoint(hist: History, k: int, spec: RunSpec, **about) -> tuple[dict, dict]:
+    """One run's weights and the config needed to rebuild it (safetensors + JSON)."""
+    return run_state(hist.model, k), {"run_spec": to_dict(spec), "arch": spec.model.arch, **about}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    _atomic(path, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+
+
+def write_json(obj, path: Path) -> None:
+    _atomic(path, lambda p: p.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_plain) + "\n"))
+
+
+def _plain(o):
+    if hasattr(o, "item"):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "training", "params.yaml", "dvc.yaml"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return rev + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def pick_device(want: str) -> str:
+    if want == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return want
+
+
+def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], argv=None) -> None:
+    """Parse args, validate params (before any training), run, write outputs and the manifest."""
+    ap = argparse.ArgumentParser(description=f"DVC stage {name}")
+    ap.add_argument("--params", default=str(ROOT / "params.yaml"))
+    ap.add_argument("--item", default=None, help="the foreach item (e.g. a dataset), a sub-section of the params")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--metrics", default=None, help="headline-numbers JSON (default: <out>/metrics.json)")
+    args = ap.parse_args(argv)
+    section_name = f"{name}.{args.item}" if args.item else name
+    try:
+        params = load_params(args.params)
+        profile, section = stage_section(params, name)
+        if args.item:
+            if args.item not in section:
+                raise ConfigError(f"params has no section {section_name!r}")
+            section = section[args.item]
+        cfg = parse(config_cls, section, section_name)
+        device = pick_device(str(params.get("device", "auto")))
+        threads = int(params.get("threads", 0)) or os.cpu_count() or 1
+    except ConfigError as err:
+        sys.exit(f"params.yaml: {err}")
+    torch.set_num_threads(threads)  # deliberate: all cores of the machine unless params say otherwise
+    out = Path(args.out)
+    ctx = Context(profile=profile, device=device, out=out,
+                  log=lambda m: print(f"[{section_name}] {m}", flush=True))
+    ctx.log(f"profile={profile} device={device} threads={threads}")
+    t0 = time.monotonic()
+    result = run(cfg, ctx)
+    seconds = round(time.monotonic() - t0, 1)
+    for table, df in result.tables.items():
+        write_csv(df, out / f"{table}.csv")
+    for ck, (tensors, conf) in result.checkpoints.items():
+        tensors = {k: v.contiguous() for k, v in tensors.items()}
+        _atomic(out / f"{ck}.safetensors", lambda p, t=tensors: save_file(t, str(p)))
+        write_json(conf, out / f"{ck}.json")
+    for name_, arrays in result.arrays.items():
+        _atomic(out / f"{name_}.npz", lambda p, a=arrays: np.savez_compressed(open(p, "wb"), **a))
+    write_json({**result.metrics, "seconds": seconds}, Path(args.metrics) if args.metrics else out / "metrics.json")
+    write_json({
+        "stage": section_name, "profile": profile, "device": device,
+        "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
+        "threads": threads, "datasets": ctx.datasets, "config": to_dict(cfg), "seconds": seconds,
+        "torch": torch.__version__, "python": platform.python_version(), "git_revision": git_revision(),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "tables": {t: list(df.columns) for t, df in result.tables.items()}, **result.extra,
+    }, out / "manifest.json")
+    ctx.log(f"done in {seconds}s -> {out}")
+
+
+def seeds_field(n: int = 3):
+    from ..config import opt
+
+    return opt(tuple(range(n)), lo=0, hi=2**31 - 1, help="one run per seed (init, shuffle, noise)")
+
+
+def replace_model(spec: RunSpec, **kw) -> RunSpec:
+    return dataclasses.replace(spec, model=dataclasses.replace(spec.model, **kw))
+
+
+def replace_train(spec: RunSpec, **kw) -> RunSpec:
+    return dataclasses.replace(spec, train=dataclasses.replace(spec.train, **kw))

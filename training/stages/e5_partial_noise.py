@@ -1,0 +1,160 @@
+"""E5 — partial noise: learning curves and the critical sample ratio through training (Figs. 7-9).
+
+For every noise kind (randX, randY) and level p, train `seeds` runs and record per epoch the
+training accuracy (split into clean and corrupted examples) and validation accuracy; every
+`csr_every` epochs measure the CSR on clean validation points with LASS. Also keeps, for one
+randY run, the predicted class of some training examples at every epoch (the memorization
+clock of page 7), a gallery of those digits, and checkpoints of a real-label and a random-label model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import data as D
+from ..config import RunSpec, opt
+from ..metrics import best_val, critical_sample_ratio, epochs_to_fit
+from .common import Context, Result, checkpoint, fit_all, gallery, load_data, seeds_field, stage_main
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: str = opt("mnist10k", choices=D.DATASETS, help="data set")
+    n_train: int = opt(2000, lo=10, hi=60000, help="training examples (stratified subset)")
+    n_val: int = opt(1000, lo=10, hi=10000, help="validation examples (stratified subset, never corrupted)")
+    kinds: tuple[str, ...] = opt(("randX", "randY"), choices=("randX", "randY"), help="noise kinds")
+    noise: tuple[float, ...] = opt((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), lo=0.0, hi=1.0, help="fractions of corrupted examples")
+    seeds: tuple[int, ...] = seeds_field(3)
+    data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subset and of the corruption draw")
+    csr_every: int = opt(10, lo=1, hi=1000, help="epochs between CSR measurements")
+    csr_points: int = opt(300, lo=1, hi=10000, help="validation points searched by LASS")
+    csr_steps: int = opt(100, lo=1, hi=1000, help="max LASS iterations")
+    csr_min_new: int = opt(20, lo=0, hi=10000, help="LASS stops when an iteration flips fewer points (0 = never)")
+    clock_p: float = opt(0.4, lo=0.0, hi=1.0, help="randY level of the run whose examples the memorization clock follows")
+    clock_examples: int = opt(200, lo=0, hi=5000, help="training examples followed by the clock (half clean, half corrupted)")
+    checkpoints: bool = opt(True, help="save the real-label and random-label models (seed 0)")
+    run: RunSpec = opt(RunSpec(), help="model and optimiser shared by every run")
+
+
+def conditions(cfg: Config) -> list[tuple[str, float]]:
+    out = [("none", 0.0)]
+    out += [(k, p) for k in cfg.kinds for p in cfg.noise if p > 0]
+    return out
+
+
+def run(cfg: Config, ctx: Context) -> Result:
+    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
+    csr_x = val.x[: cfg.csr_points].to(ctx.device)
+    specs, corrs, labels = [], [], []
+    for kind, p in conditions(cfg):
+        for seed in cfg.seeds:
+            specs.append(RunSpec(seed=seed, model=cfg.run.model, train=cfg.run.train))
+            corrs.append(D.Corruption(kind, p, cfg.data_seed))
+            labels.append({"kind": kind, "p": p})
+    csr_rows: list[dict] = []
+    clock_run = next((i for i, l in enumerate(labels) if l["kind"] == "randY" and l["p"] == cfg.clock_p), None)
+
+    def measure_csr(report):  # called after every epoch of every batch
+        if report["epoch"] % cfg.csr_every and report["epoch"] != report["epochs"]:
+            return
+        ratio, _ = critical_sample_ratio(report["model"], csr_x, seed=report["epoch"], steps=cfg.csr_steps,
+                                         min_new=cfg.csr_min_new)
+        for row, r in zip(report["rows"], ratio.tolist()):
+            csr_rows.append({"local_run": row["run"], "seed": row["seed"], "epoch": report["epoch"], "csr": r,
+                             "batch": id(report["model"])})
+
+    ctx.log(f"{len(specs)} runs on {len(train)} {cfg.dataset} examples")
+    curves, histories = fit_all(specs, corrs, train, val, ctx, labels, on_epoch=measure_csr,
+                                track_examples=cfg.clock_examples > 0)
+    # map each CSR row back to its global run index
+    runs_of = {id(h.model): chunk for h, chunk in histories}
+    csr = pd.DataFrame([{"run": runs_of[r["batch"]][r["local_run"]], "seed": r["seed"], "epoch": r["epoch"],
+                         "csr": r["csr"]} for r in csr_rows])
+    csr = csr.merge(curves[["run", "kind", "p"]].drop_duplicates(), on="run")[["run", "seed", "kind", "p", "epoch", "csr"]]
+    summary = _summary(curves, csr)
+    result = Result(tables={"curves": curves, "csr": csr, "summary": summary})
+    if clock_run is not None and cfg.clock_examples:
+        result.tables["clock"], result.arrays["clock_gallery"] = _clock(cfg, train, histories, clock_run,
+                                                                        corrs[clock_run])
+        result.extra["clock_run"] = clock_run
+    if cfg.checkpoints:
+        result.checkpoints.update(_checkpoints(cfg, specs, labels, histories, corrs, train, val))
+    result.metrics = _headline(summary)
+    return result
+
+
+def _summary(curves: pd.DataFrame, csr: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: best validation epoch/value, final values, epochs to fit, final CSR."""
+    last = curves.sort_values("epoch").groupby("run").tail(1).set_index("run")
+    best = best_val(curves)
+    fit_epoch = epochs_to_fit(curves, "train_acc", 1.0)
+    final_csr = csr.sort_values("epoch").groupby("run")["csr"].last() if len(csr) else pd.Series(dtype=float)
+    out = last[["seed", "kind", "p"]].copy()
+    out["best_epoch"], out["best_val_acc"] = best["best_epoch"], best["best_val_acc"]
+    out["final_epoch"], out["final_val_acc"] = last["epoch"], last["val_acc"]
+    out["final_train_acc"] = last["train_acc"]
+    out["fit_epoch"] = fit_epoch
+    out["final_csr"] = final_csr.reindex(out.index)
+    return out.reset_index()
+
+
+def _clock(cfg, train, histories, run, corr):
+    """Per example x epoch: was the prediction right on the given label, on the true label, or neither?"""
+    for hist, chunk in histories:
+        if run in chunk:
+            local = chunk.index(run)
+            preds = {e: p[local] for e, p in hist.preds.items()}
+            break
+    _, given, corrupted = D.corrupt(train, corr)
+    changed = corrupted & (given != train.y)
+    n_half = cfg.clock_examples // 2
+    g = torch.Generator().manual_seed(cfg.data_seed)
+    pick_noisy = torch.nonzero(changed).squeeze(1)
+    pick_clean = torch.nonzero(~corrupted).squeeze(1)
+    pick = torch.cat([pick_clean[torch.randperm(len(pick_clean), generator=g)[:n_half]],
+                      pick_noisy[torch.randperm(len(pick_noisy), generator=g)[: cfg.clock_examples - n_half]]])
+    rows = []
+    for epoch, pred in sorted(preds.items()):
+        p = pred[pick].long()
+        state = np.where(p == given[pick], "given", np.where(p == train.y[pick], "true", "neither"))
+        for j, i in enumerate(pick.tolist()):
+            rows.append({"example": int(train.index[i]), "epoch": epoch, "true_label": int(train.y[i]),
+                         "given_label": int(given[i]), "relabelled": bool(changed[i]), "pred": int(p[j]),
+                         "state": state[j]})
+    return pd.DataFrame(rows), gallery(train, pick, given=given[pick])
+
+
+def _checkpoints(cfg, specs, labels, histories, corrs, train, val):
+    out = {}
+    wanted = {"model_real": ("none", 0.0), "model_random": ("randY", 1.0)}
+    for name, (kind, p) in wanted.items():
+        i = next((i for i, l in enumerate(labels) if (l["kind"], l["p"]) == (kind, p) and specs[i].seed == cfg.seeds[0]), None)
+        if i is None:
+            continue
+        for hist, chunk in histories:
+            if i in chunk:
+                out[name] = checkpoint(hist, chunk.index(i), specs[i], kind=kind, p=p, dataset=cfg.dataset,
+                                       data_seed=cfg.data_seed, n_train=len(train), n_val=len(val),
+                                       in_shape=list(train.x.shape[1:]), n_classes=10)
+    return out
+
+
+def _headline(summary: pd.DataFrame) -> dict:
+    out = {}
+    for (kind, p), g in summary.groupby(["kind", "p"]):
+        key = f"{kind}_p{p:g}"
+        out[key] = {"best_val_acc": round(float(g.best_val_acc.mean()), 4),
+                    "final_val_acc": round(float(g.final_val_acc.mean()), 4),
+                    "final_csr": round(float(g.final_csr.mean()), 4)}
+    return out
+
+
+def main(argv=None) -> None:
+    stage_main("e5", Config, run, argv)
+
+
+if __name__ == "__main__":
+    main()
