@@ -5,6 +5,19 @@ training accuracy (split into clean and corrupted examples) and validation accur
 `csr_every` epochs measure the CSR on clean validation points with LASS. Also keeps, for one
 randY run, the predicted class of some training examples at every epoch (the memorization
 clock of page 7), a gallery of those digits, and checkpoints of a real-label and a random-label model.
+
+Outputs (in --out):
+  curves.csv   run, seed, kind (none|randX|randY), p, epoch, lr, train_loss, train_acc, train_acc_clean,
+               train_acc_corrupted, train_acc_true, val_loss, val_acc, seconds   (one row per run x epoch)
+  csr.csv      run, seed, kind, p, epoch, csr                                  (one row per run x CSR epoch)
+  summary.csv  run, seed, kind, p, best_epoch, best_val_acc, final_epoch, final_val_acc, final_train_acc,
+               fit_epoch (first epoch at 100 % train acc, empty if never), final_csr
+  clock.csv    example (source index), epoch, true_label, given_label, relabelled, pred, state (given|true|neither)
+  clock_gallery.npz   images (uint8), index, label, given            -- the digits the clock follows
+  teaser.csv   split (train|val), example, true_label, random_label (-1 on val), pred_real, pred_random
+  teaser_gallery.npz  images, index, label                           -- the teaser's digits, same order
+  first_layer.npz     real, random: (16, H, W) first-layer weights of 16 hidden units of each model
+  model_real / model_random .safetensors + .json  -- checkpoints (seed 0) with their run config
 """
 from __future__ import annotations
 
@@ -16,6 +29,7 @@ import torch
 
 from .. import data as D
 from ..config import RunSpec, opt
+from ..engine import predict
 from ..metrics import best_val, critical_sample_ratio, epochs_to_fit
 from .common import Context, Result, checkpoint, fit_all, gallery, load_data, seeds_field, stage_main
 
@@ -82,6 +96,9 @@ def run(cfg: Config, ctx: Context) -> Result:
         result.extra["clock_run"] = clock_run
     if cfg.checkpoints:
         result.checkpoints.update(_checkpoints(cfg, specs, labels, histories, corrs, train, val))
+        if {"model_real", "model_random"} <= set(result.checkpoints):
+            result.tables["teaser"], result.arrays["teaser_gallery"], result.arrays["first_layer"] = _teaser(
+                cfg, specs, labels, histories, corrs, train, val)
     result.metrics = _headline(summary)
     return result
 
@@ -140,6 +157,40 @@ def _checkpoints(cfg, specs, labels, histories, corrs, train, val):
                                        data_seed=cfg.data_seed, n_train=len(train), n_val=len(val),
                                        in_shape=list(train.x.shape[1:]), n_classes=10)
     return out
+
+
+def _locate(histories, i):
+    for hist, chunk in histories:
+        if i in chunk:
+            return hist, chunk.index(i)
+    raise KeyError(i)
+
+
+def _teaser(cfg, specs, labels, histories, corrs, train, val, n: int = 16):
+    """The real-label and the random-label model (seed 0) side by side on a few training digits (with the
+    random labels the second model was taught) and a few validation digits; plus their first-layer weights."""
+    runs = {name: next(i for i, l in enumerate(labels) if (l["kind"], l["p"]) == kp and specs[i].seed == cfg.seeds[0])
+            for name, kp in (("real", ("none", 0.0)), ("random", ("randY", 1.0)))}
+    _, random_labels, _ = D.corrupt(train, corrs[runs["random"]])
+    g = torch.Generator().manual_seed(cfg.data_seed + 1)
+    pick_tr = torch.randperm(len(train), generator=g)[:n]
+    pick_va = torch.randperm(len(val), generator=g)[:n]
+    table = {"split": ["train"] * n + ["val"] * n,
+             "example": torch.cat([train.index[pick_tr], val.index[pick_va]]).tolist(),
+             "true_label": torch.cat([train.y[pick_tr], val.y[pick_va]]).tolist(),
+             "random_label": random_labels[pick_tr].tolist() + [-1] * n}
+    weights = {}
+    images = torch.cat([train.x[pick_tr], val.x[pick_va]])
+    for name, i in runs.items():
+        hist, k = _locate(histories, i)
+        table[f"pred_{name}"] = predict(hist.model, images, hist.model.k)[k].argmax(-1).tolist()
+        w = hist.model.weights[0][k].detach().t()[:n]                       # (units, in)
+        weights[name] = w.reshape(n, *train.x.shape[2:]).numpy().astype(np.float32) if train.x.shape[1] == 1 \
+            else w.reshape(n, *train.x.shape[1:]).numpy().astype(np.float32)
+    pics = gallery(train, pick_tr)
+    pics_val = gallery(val, pick_va)
+    both = {k: np.concatenate([pics[k], pics_val[k]]) for k in ("images", "index", "label")}
+    return pd.DataFrame(table), both, weights
 
 
 def _headline(summary: pd.DataFrame) -> dict:
