@@ -136,7 +136,7 @@ def _check_scalar(value, tp, f, where):
             else:
                 raise ConfigError(f"{where}: expected a whole number ({allowed(f)}), got {value!r}")
     elif tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN too
             raise ConfigError(f"{where}: expected a number ({allowed(f)}), got {value!r}")
         value = float(value)
     elif tp is str:

@@ -102,7 +102,7 @@ def unrolled_input_grads(fwd: Callable, params: dict, window: Sequence[tuple], x
     gradient per class is returned (leading axis n_groups): the rows of Fig. 4's matrix.
     """
     xs = [xj.detach().clone().requires_grad_(True) for xj, _ in window]
-    theta = dict(params)
+    theta = {name: p.detach().requires_grad_(True) for name, p in params.items()}  # a leaf to unroll from
     for xj, (_, yj) in zip(xs, window):
         loss_j = F.cross_entropy(fwd(theta, xj), yj)
         grads = torch.autograd.grad(loss_j, list(theta.values()), create_graph=True)
@@ -110,9 +110,10 @@ def unrolled_input_grads(fwd: Callable, params: dict, window: Sequence[tuple], x
     per_example = F.cross_entropy(fwd(theta, x_now), y_now, reduction="none") / len(y_now)
     if class_of_now is None:
         return list(torch.autograd.grad(per_example.sum(), xs))
-    onehot = F.one_hot(class_of_now, n_groups).float()              # (B, G)
+    onehot = F.one_hot(class_of_now, n_groups).to(per_example.dtype)  # (B, G)
     by_class = onehot.t() @ per_example                             # (G,) loss of each class's examples
-    return list(torch.autograd.grad(by_class, xs, grad_outputs=torch.eye(n_groups), is_grads_batched=True))
+    return list(torch.autograd.grad(by_class, xs, grad_outputs=torch.eye(n_groups, dtype=per_example.dtype),
+                                    is_grads_batched=True))
 
 
 def loss_sensitivity(x: torch.Tensor, y: torch.Tensor, n_classes: int, *, width: int, depth: int, lr: float,
@@ -156,7 +157,7 @@ def loss_sensitivity(x: torch.Tensor, y: torch.Tensor, n_classes: int, *, width:
             for (_, j), gj in zip(recent, grads):
                 if want_matrix:                                      # gj: (10, B, ...) per loss class
                     per = gj.abs().flatten(2).sum(2).double()        # (10, B)
-                    gsum.index_add_(0, j, per.sum(0))
+                    gsum.index_add_(0, j, gj.sum(0).abs().flatten(1).sum(1).double())  # ||dL_t/dx||_1, as below
                     matrix.index_add_(1, classes[j], per)
                 else:
                     gsum.index_add_(0, j, gj.abs().flatten(1).sum(1).double())
