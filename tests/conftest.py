@@ -1,0 +1,61 @@
+"""Shared fixtures: the shipped MNIST sample (loaded once), small stratified subsets of it, and
+helpers to build RunSpecs and compare training histories."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `pytest` from anywhere imports training/ from this checkout
+    sys.path.insert(0, str(ROOT))
+
+from training import data as D  # noqa: E402
+from training.config import AugmentConfig, ModelConfig, RunSpec, TrainConfig  # noqa: E402
+
+# Every tensor in the tests is tiny: one thread avoids OpenMP's hand-offs (tens of times slower on a
+# busy 2-core machine) and keeps float summation order the same on any machine.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """(train, val) of the shipped 10k sample: 8,000 / 2,000 real digits."""
+    return D.mnist10k()
+
+
+@pytest.fixture(scope="session")
+def small(mnist):
+    """A 300-digit training subset and a 100-digit validation subset (stratified, seed 0)."""
+    train, val = mnist
+    return D.stratified_subset(train, 300, 0), D.stratified_subset(val, 100, 0)
+
+
+@pytest.fixture
+def float64():
+    """Run a test with float64 as the default dtype (restored afterwards)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
+
+
+def as_double(images: D.Images) -> D.Images:
+    return dataclasses.replace(images, x=images.x.double())
+
+
+def spec(seed: int = 0, model: dict | None = None, **train) -> RunSpec:
+    """A small RunSpec: an MLP 784-64-64-10 trained by SGD unless told otherwise."""
+    m = {"width": 64, "depth": 2, **(model or {})}
+    t = {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 50, "epochs": 2, **train}
+    t["augment"] = AugmentConfig(**t.get("augment", {}))
+    return RunSpec(seed=seed, model=ModelConfig(**m), train=TrainConfig(**t))
+
+
+def scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """A history frame without the columns that legitimately differ between runs (wall clock, run index)."""
+    return frame.drop(columns=["seconds", "run"]).reset_index(drop=True)
