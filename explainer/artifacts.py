@@ -1,0 +1,124 @@
+"""Cached, validating readers of what the pipeline wrote to artifacts/.
+
+Every reader is keyed by the file's path and modification time, so a fresh `dvc repro` shows up on
+the next rerun without restarting the app. A missing, empty or malformed file raises `Missing`,
+whose message says what is wrong and which command regenerates it; pages turn it into a friendly
+note (`explainer.ui.missing`) and never show a traceback.
+
+The root is artifacts/ next to this package, or the folder named by $EXPLAINER_ARTIFACTS (tests and
+development point it at a scratch copy).
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = "EXPLAINER_ARTIFACTS"
+
+
+class Missing(Exception):
+    """An artifact is absent or unreadable; str() is a sentence for the reader, `command` regenerates it."""
+
+    def __init__(self, what: str, folder: str):
+        self.what, self.folder, self.command = what, folder, reproduce(folder)
+        super().__init__(what)
+
+
+def root() -> Path:
+    return Path(os.environ.get(ENV) or ROOT / "artifacts")
+
+
+def reproduce(folder: str) -> str:
+    """The DVC command that rewrites artifacts/<folder> (a foreach stage is addressed as stage@item)."""
+    parts = folder.strip("/").split("/")
+    if parts[0] == "metrics" or not parts[0]:
+        return "dvc repro"
+    return "dvc repro " + "@".join(parts[:2])
+
+
+def _stamp(path: Path) -> int:
+    return path.stat().st_mtime_ns
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _read_csv(path: str, mtime: int) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _read_npz(path: str, mtime: int) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _read_json(path: str, mtime: int) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _path(folder: str, file: str) -> Path:
+    path = root() / folder / file
+    if not path.is_file():
+        raise Missing(f"`artifacts/{folder}/{file}` has not been produced yet", folder)
+    return path
+
+
+def table(folder: str, name: str, needs=(), numeric=()) -> pd.DataFrame:
+    """artifacts/<folder>/<name>.csv, checked to have the columns `needs` (and `numeric` ones as numbers)."""
+    path = _path(folder, f"{name}.csv")
+    try:
+        df = _read_csv(str(path), _stamp(path))
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as err:  # EmptyDataError is a ValueError
+        raise Missing(f"`artifacts/{folder}/{name}.csv` could not be read ({type(err).__name__})", folder) from err
+    lacking = [c for c in (*needs, *numeric) if c not in df.columns]
+    if lacking:
+        raise Missing(f"`artifacts/{folder}/{name}.csv` lacks the column(s) {', '.join(lacking)}", folder)
+    wrong = [c for c in numeric if not pd.api.types.is_numeric_dtype(df[c])]
+    if wrong:
+        raise Missing(f"`artifacts/{folder}/{name}.csv` has non-numeric values in {', '.join(wrong)}", folder)
+    if df.empty:
+        raise Missing(f"`artifacts/{folder}/{name}.csv` is empty", folder)
+    return df
+
+
+def arrays(folder: str, name: str, needs=()) -> dict[str, np.ndarray]:
+    """artifacts/<folder>/<name>.npz as a dict of arrays (no pickles), checked to hold `needs`."""
+    path = _path(folder, f"{name}.npz")
+    try:
+        out = _read_npz(str(path), _stamp(path))
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        raise Missing(f"`artifacts/{folder}/{name}.npz` could not be read ({type(err).__name__})", folder) from err
+    lacking = [k for k in needs if k not in out]
+    if lacking:
+        raise Missing(f"`artifacts/{folder}/{name}.npz` lacks the array(s) {', '.join(lacking)}", folder)
+    return out
+
+
+def manifest(folder: str) -> dict:
+    """artifacts/<folder>/manifest.json, or {} when absent or unreadable (provenance then says 'unknown')."""
+    path = root() / folder / "manifest.json"
+    try:
+        data = _read_json(str(path), _stamp(path))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def manifests() -> dict[str, dict]:
+    """Every stage folder's manifest, keyed by folder (e.g. 'e5/mnist10k')."""
+    base = root()
+    if not base.is_dir():
+        return {}
+    found = sorted(p.parent.relative_to(base).as_posix() for p in base.glob("**/manifest.json"))
+    return {folder: m for folder in found if (m := manifest(folder))}
+
+
+def available(folder: str, name: str, ext: str = "csv") -> bool:
+    return (root() / folder / f"{name}.{ext}").is_file()

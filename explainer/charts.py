@@ -1,0 +1,167 @@
+"""Small Altair chart builders: each takes a tidy DataFrame (usually `tidy.spread` output: mean, sd,
+lo, hi, n per group) and returns a chart. Lines carry a ± one-standard-deviation band over seeds,
+tooltips give the exact numbers, and clicking a legend entry highlights that series.
+"""
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from . import palette as P
+
+HEIGHT = 300
+PCT = alt.Axis(format="%")
+
+
+def _legend(title=None, columns: int = 2) -> alt.Legend:
+    # below the plot and wrapped, so a 390-px phone never scrolls sideways
+    return alt.Legend(title=title, orient="bottom", direction="horizontal", columns=columns, labelLimit=220)
+
+
+def _tips(color: str, x: str, x_title: str, extra=()) -> list:
+    return [alt.Tooltip(f"{color}:N", title="series"), *extra, alt.Tooltip(f"{x}:Q", title=x_title),
+            alt.Tooltip("mean:Q", title="mean", format=".3f"), alt.Tooltip("sd:Q", title="± sd", format=".3f"),
+            alt.Tooltip("n:Q", title="seeds")]
+
+
+def bands(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x: str = "epoch",
+          x_title: str = "epoch", dash: str | None = None, percent: bool = True, y_domain=(0, 1)) -> alt.LayerChart:
+    """Mean lines with a ± sd band per `color` (and `dash`) group; legend click highlights a series."""
+    pick = alt.selection_point(fields=[color], bind="legend")
+    detail = [alt.Detail(f"{dash}:N")] if dash else []
+    base = alt.Chart(agg).encode(x=alt.X(f"{x}:Q", title=x_title))
+    y_scale = alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
+    y = alt.Y("mean:Q", title=y_title, axis=PCT if percent else alt.Axis(), scale=y_scale)
+    band = base.mark_area(interpolate="monotone").encode(
+        *detail, y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q", color=alt.Color(f"{color}:N", scale=scale, legend=None),
+        opacity=alt.condition(pick, alt.value(0.18), alt.value(0.03)))
+    dash_enc = alt.StrokeDash(f"{dash}:N", legend=_legend(columns=1)) if dash else alt.StrokeDash()
+    extra = [alt.Tooltip(f"{dash}:N", title="measured on")] if dash else []
+    line = base.mark_line(strokeWidth=2.2).encode(
+        y=y, color=alt.Color(f"{color}:N", scale=scale, legend=_legend()), strokeDash=dash_enc,
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)))
+    dots = base.mark_point(filled=True, size=28).encode(
+        y=y, color=alt.Color(f"{color}:N", scale=scale, legend=None),
+        opacity=alt.condition(pick, alt.value(0.9), alt.value(0.05)), tooltip=_tips(color, x, x_title, extra))
+    return alt.layer(band, line, dots).add_params(pick).properties(height=HEIGHT)
+
+
+def epoch_marker(chart, epoch: float, label: str) -> alt.LayerChart:
+    """A dashed vertical rule with a label at `epoch` (e.g. where early stopping would stop)."""
+    mark = pd.DataFrame({"epoch": [epoch], "label": [label]})
+    rule = alt.Chart(mark).mark_rule(strokeDash=[6, 4], strokeWidth=2, color=P.GREY).encode(
+        x="epoch:Q", tooltip=[alt.Tooltip("label:N", title="marker"), alt.Tooltip("epoch:Q")])
+    text = alt.Chart(mark).mark_text(align="left", dx=5, dy=8, baseline="top", color=P.GREY, fontWeight="bold").encode(
+        x="epoch:Q", y=alt.value(0), text="label:N")
+    return alt.layer(chart, rule, text)
+
+
+def paper_points(ref: pd.DataFrame, x: str, y: str, what: str, x_scale: alt.Scale | None = None) -> alt.Chart:
+    """The paper's reference values as grey diamonds, labelled 'paper (≈)' in their own legend."""
+    ref = ref.assign(source="paper (≈, read off its figure)")
+    return alt.Chart(ref).mark_point(shape=P.PAPER_SHAPE, filled=True, size=110, color=P.PAPER_COLOR,
+                                     stroke="white", strokeWidth=0.8).encode(
+        x=alt.X(f"{x}:Q", scale=x_scale or alt.Scale()), y=f"{y}:Q",
+        shape=alt.Shape("source:N", scale=alt.Scale(range=[P.PAPER_SHAPE]), legend=_legend(columns=1)),
+        tooltip=[alt.Tooltip("source:N", title=what), alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".3f")])
+
+
+def by_level(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x: str = "p",
+             x_title: str = "noise level p (share of training examples corrupted)", percent: bool = True,
+             y_domain=(0, 1), paper: pd.DataFrame | None = None, paper_y: str = "", log_x: bool = False):
+    """Mean ± sd per level (points, error bars, a joining line), optionally with the paper's values;
+    `log_x` for widths and data sizes (base 2)."""
+    pick = alt.selection_point(fields=[color], bind="legend")
+    x_scale = alt.Scale(type="log", base=2) if log_x else alt.Scale()
+    base = alt.Chart(agg).encode(x=alt.X(f"{x}:Q", title=x_title, scale=x_scale),
+                                 color=alt.Color(f"{color}:N", scale=scale, legend=_legend()),
+                                 opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)))
+    y = alt.Y("mean:Q", title=y_title, axis=PCT if percent else alt.Axis(),
+              scale=alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=True))
+    line = base.mark_line(strokeWidth=2).encode(y=y)
+    dots = base.mark_point(filled=True, size=70).encode(y=y, tooltip=_tips(color, x, x_title))
+    bars = base.mark_rule(strokeWidth=2).encode(y="lo:Q", y2="hi:Q")
+    layers = [line, bars, dots]
+    if paper is not None and len(paper):
+        layers.append(paper_points(paper, x, paper_y or "mean", "reference", x_scale))
+    return alt.layer(*layers).add_params(pick).properties(height=HEIGHT)
+
+
+def grouped_bars(agg: pd.DataFrame, *, x: str, color: str, scale: alt.Scale, y_title: str,
+                 x_title: str = "") -> alt.LayerChart:
+    """Bars of the mean per `x` and `color` group with ± sd whiskers and the value printed on top."""
+    base = alt.Chart(agg).encode(x=alt.X(f"{x}:N", title=x_title or None, axis=alt.Axis(labelAngle=0)),
+                                 xOffset=alt.XOffset(f"{color}:N", sort=list(scale.domain)))
+    y = alt.Y("mean:Q", title=y_title, axis=PCT, scale=alt.Scale(domain=[0, 1.1]))
+    bars = base.mark_bar(cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(
+        y=y, color=alt.Color(f"{color}:N", scale=scale, legend=_legend()),
+        tooltip=[alt.Tooltip(f"{color}:N", title="model"), alt.Tooltip(f"{x}:N", title="measured on"),
+                 alt.Tooltip("mean:Q", format=".1%"), alt.Tooltip("sd:Q", title="± sd", format=".1%"),
+                 alt.Tooltip("n:Q", title="seeds")])
+    whiskers = base.mark_rule(color=P.GREY).encode(y="lo:Q", y2="hi:Q")
+    labels = base.mark_text(dy=-10, fontSize=12, fontWeight="bold").encode(
+        y=alt.Y("hi:Q"), text=alt.Text("mean:Q", format=".0%"),
+        color=alt.Color(f"{color}:N", scale=scale, legend=None))
+    return alt.layer(bars, whiskers, labels).properties(height=HEIGHT)
+
+
+def clock(df: pd.DataFrame) -> alt.LayerChart:
+    """The memorization clock: one row per training example, one cell per epoch, coloured by whether
+    the model was right on the given label, on the true label, or neither (`tidy.clock_order` output)."""
+    df = df.assign(state_name=df["state"].map(P.STATE_NAME), epoch_end=df["epoch"] + 1, row_end=df["row"] + 1,
+                   group=df["relabelled"].map({True: "relabelled", False: "label kept"}))
+    scale = P.scale(P.STATE_COLOR, df["state_name"].unique())
+    cells = alt.Chart(df).mark_rect().encode(
+        x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(nice=False)), x2="epoch_end:Q",
+        y=alt.Y("row:Q", title="training examples (one per row)", axis=None, scale=alt.Scale(nice=False, reverse=True)),
+        y2="row_end:Q",
+        color=alt.Color("state_name:N", scale=scale, legend=_legend(columns=1)),
+        tooltip=[alt.Tooltip("example:Q", title="example #"), alt.Tooltip("group:N", title="label"),
+                 alt.Tooltip("true_label:Q", title="true label"), alt.Tooltip("given_label:Q", title="given label"),
+                 alt.Tooltip("epoch:Q"), alt.Tooltip("pred:Q", title="model says"),
+                 alt.Tooltip("learned_at:Q", title="memorized from epoch")])
+    split = float(df.loc[df["relabelled"].astype(bool), "row"].min()) if df["relabelled"].astype(bool).any() else None
+    layers = [cells]
+    if split is not None:
+        marks = pd.DataFrame({"row": [0.0, split], "text": ["↓ labels kept", "↓ labels shuffled"]})
+        layers.append(alt.Chart(marks).mark_rule(color="white", strokeWidth=1.5).encode(y="row:Q"))
+        layers.append(alt.Chart(marks).mark_text(align="left", dx=4, dy=8, baseline="top", color="white",
+                                                 fontWeight="bold").encode(x=alt.value(0), y="row:Q", text="text:N"))
+    return alt.layer(*layers).properties(height=max(HEIGHT, int(df["row"].max() + 1) * 2))
+
+
+def shares(df: pd.DataFrame) -> alt.Chart:
+    """Share of examples in each clock state per epoch (`tidy.clock_shares` of one group), stacked."""
+    df = df.assign(state_name=df["state"].map(P.STATE_NAME))
+    scale = P.scale(P.STATE_COLOR, df["state_name"].unique())
+    return alt.Chart(df).mark_area().encode(
+        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("share:Q", title="share of examples", axis=PCT, stack="normalize"),
+        color=alt.Color("state_name:N", scale=scale, legend=_legend(columns=1),
+                        sort=["right on its given label", "right on its true label", "neither"]),
+        order=alt.Order("state_name:N"),
+        tooltip=[alt.Tooltip("state_name:N", title="state"), alt.Tooltip("epoch:Q"),
+                 alt.Tooltip("share:Q", format=".0%"), alt.Tooltip("count:Q", title="examples")],
+    ).properties(height=220)
+
+
+def tradeoff(df: pd.DataFrame, paper: pd.DataFrame | None = None) -> alt.LayerChart:
+    """Regularizers: random-label training accuracy (x, lower = less memorized) against clean best
+    validation accuracy (y), one point per strength, joined in order of strength."""
+    pick = alt.selection_point(fields=["regularizer"], bind="legend")
+    scale = P.scale(P.REG_COLOR, df["regularizer"])
+    base = alt.Chart(df).encode(
+        x=alt.X("random_label_train_acc:Q", title="training accuracy on random labels (memorized)", axis=PCT),
+        y=alt.Y("clean_best_val_acc:Q", title="best validation accuracy, real labels", axis=PCT,
+                scale=alt.Scale(zero=False)),
+        color=alt.Color("regularizer:N", scale=scale, legend=_legend()),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)))
+    line = base.mark_line(strokeWidth=1.6).encode(order="strength:Q")
+    dots = base.mark_point(filled=True, size=75).encode(
+        shape=alt.Shape("regularizer:N", legend=None),
+        tooltip=[alt.Tooltip("regularizer:N"), alt.Tooltip("strength:Q"),
+                 alt.Tooltip("random_label_train_acc:Q", title="random-label train acc", format=".1%"),
+                 alt.Tooltip("clean_best_val_acc:Q", title="clean best val acc", format=".1%")])
+    layers = [line, dots]
+    if paper is not None and len(paper):
+        layers.append(paper_points(paper, "random_label_train_acc", "clean_best_val_acc", "paper"))
+    return alt.layer(*layers).add_params(pick).properties(height=HEIGHT + 40)

@@ -1,0 +1,92 @@
+"""Page widgets shared by the story: the friendly missing-artifact note, a chart with its caption,
+provenance and CSV download, digit grids, the dataset picker and number formatting."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from . import artifacts as A
+
+DATASET_NAME = {"mnist10k": "MNIST (10k-digit sample)", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+
+
+def pct(x: float, digits: int = 0) -> str:
+    """0.9134 -> '91%' (digits=0) or '91.3%' (digits=1); NaN -> 'n/a'."""
+    return "n/a" if x is None or pd.isna(x) else f"{100 * float(x):.{digits}f}%"
+
+
+def num(x: float, digits: int = 2) -> str:
+    return "n/a" if x is None or pd.isna(x) else f"{float(x):.{digits}f}"
+
+
+def missing(err: A.Missing, what: str = "this part of the story") -> None:
+    """The friendly note shown instead of a chart whose artifact is absent or unreadable."""
+    st.info(f"🧩 **Waiting for numbers: {what[0].lower() + what[1:]}.** {err.what}.\n\n"
+            f"Regenerate it with `{err.command}` (or everything with `dvc repro`), then reload the page. "
+            "Every other page keeps working meanwhile.")
+
+
+def _when(m: dict) -> str:
+    return str(m.get("finished", "unknown date"))[:10]
+
+
+def describe(m: dict, folder: str) -> str:
+    """One markdown paragraph on what produced artifacts/<folder>."""
+    if not m:
+        return f"`artifacts/{folder}` has no readable manifest, so its origin is unknown."
+    data = "; ".join(f"{DATASET_NAME.get(name, name)}: {d.get('n_train', '?'):,} training / {d.get('n_val', '?'):,} "
+                     f"validation examples from `{d.get('source', '?')}`" for name, d in m.get("datasets", {}).items())
+    smoke = " ⚠️ *smoke profile: a seconds-long plumbing test, its numbers mean nothing*" if m.get("profile") == "smoke" else ""
+    return (f"**Stage** `{m.get('stage', folder)}` · **profile** `{m.get('profile', '?')}`{smoke} · "
+            f"**device** {m.get('device', '?')} ({m.get('device_name', '?')}) · **ran** {m.get('seconds', '?')} s, "
+            f"finished {_when(m)} · **torch** {m.get('torch', '?')} · **git** `{m.get('git_revision', '?')}`\n\n"
+            f"**Data** {data or 'not recorded'}")
+
+
+def provenance(folder: str, data: pd.DataFrame, key: str) -> None:
+    """Under a chart: what produced it, how to rerun it, its parameters and the exact data drawn as CSV."""
+    m = A.manifest(folder)
+    with st.expander("🔎 Where these numbers come from · download the data"):
+        st.markdown(describe(m, folder))
+        st.markdown("**Reproduce** (rewrites this folder from `params.yaml`):")
+        st.code(A.reproduce(folder), language="bash")
+        if m.get("config"):
+            st.markdown("**Parameters** of the stage:")
+            st.json(m["config"], expanded=False)
+        st.download_button("⬇️ The data drawn above (CSV)", data=lambda: data.to_csv(index=False),
+                           file_name=f"{key}.csv", mime="text/csv", key=f"download-{key}", on_click="ignore")
+
+
+def chart(ch, *, caption: str, data: pd.DataFrame, folder: str, key: str, alt_text: str | None = None) -> None:
+    """Draws an Altair chart full width, its caption (also its alt text) and its provenance."""
+    st.altair_chart(ch, width="stretch", alt=alt_text or caption, key=f"chart-{key}")
+    st.caption(caption)
+    provenance(folder, data, key)
+
+
+def enlarge(img: np.ndarray, factor: int = 3) -> np.ndarray:
+    """Nearest-neighbour upscaling, so a 28-px digit stays crisp instead of browser-blurred."""
+    return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
+
+
+def digits(images, captions: list[str] | None, alts: list[str], width: int = 84) -> None:
+    """A wrapping grid of small images, each with alt text and, optionally, a caption under it."""
+    if not len(images):
+        return
+    st.image([enlarge(np.asarray(im)) for im in images], caption=captions, width=width, alt=alts)
+
+
+def to_gray(w: np.ndarray) -> np.ndarray:
+    """A signed weight image as uint8: 0 -> mid grey, the largest |weight| -> black or white."""
+    scale = np.abs(w).max() or 1.0
+    return np.clip(127.5 + 127.5 * w / scale, 0, 255).astype(np.uint8)
+
+
+def dataset_picker(key: str, folder: str, options=("mnist10k", "cifar10")) -> str:
+    """A segmented control over the datasets present under artifacts/<folder>/ (the first if one)."""
+    present = [d for d in options if (A.root() / folder / d).is_dir()] or [options[0]]
+    if len(present) == 1:
+        return present[0]
+    return st.segmented_control("Dataset", present, default=present[0], format_func=DATASET_NAME.get,
+                                key=key, required=True) or present[0]

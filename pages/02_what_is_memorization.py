@@ -1,0 +1,95 @@
+"""🧠 What is memorization? Storing the specifics vs finding the rule, shown on digits and accuracies."""
+import streamlit as st
+
+from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
+
+FOLDER = "e5/mnist10k"
+
+st.title("🧠 Remembering is not understanding")
+st.markdown(
+    "A student who crams stores each exercise as it is: *this page, this picture, this answer*. A student who "
+    "understands stores a rule: *a loop on top of a stem is a nine*. Both can recite the practice sheet. Only the "
+    "rule carries over to handwriting the student has never seen.\n\n"
+    "For a network the practice sheet is its **training set** and the fresh exam is a held-out **validation "
+    "set**. Memorization shows up as a gap between the two; generalization is what survives the trip from one "
+    "to the other. Why care? Because a model in the wild only ever meets new inputs."
+)
+
+try:
+    teaser = A.table(FOLDER, "teaser", needs=["split"], numeric=["true_label", "random_label", "pred_real", "pred_random"])
+    gallery = A.arrays(FOLDER, "teaser_gallery", needs=["images"])
+except A.Missing as err:
+    ui.missing(err, "The gallery of memorized digits")
+else:
+    studied = teaser.index[teaser["split"] == "train"][:12]
+    parrot = int((teaser.loc[studied, "pred_random"] == teaser.loc[studied, "random_label"]).sum())
+    truthful = int((teaser.loc[studied, "pred_real"] == teaser.loc[studied, "true_label"]).sum())
+    st.subheader("🦜 The parrot's flash cards")
+    st.markdown(
+        "Below are training digits from the shuffled-label run, each with the label the network was *told* "
+        f"(usually nonsense). The memorizing network repeats the told label on **{parrot} of {len(studied)}**; "
+        f"the real-label network, trained on the true labels of the same digits, names **{truthful}** correctly."
+    )
+    caps = [f"told {teaser.at[i, 'random_label']} · 🟪 {teaser.at[i, 'pred_random']} · 🟦 {teaser.at[i, 'pred_real']}"
+            for i in studied]
+    alts = [f"a handwritten {teaser.at[i, 'true_label']} labelled {teaser.at[i, 'random_label']}; the shuffled-label "
+            f"model says {teaser.at[i, 'pred_random']}, the real-label model says {teaser.at[i, 'pred_real']}"
+            for i in studied]
+    ui.digits(gallery["images"][studied.to_numpy()], caps, alts, width=84)
+    st.caption("Under each digit: the label the shuffled-label network studied, what it answers (🟪), and what "
+               "the real-label network answers (🟦).")
+
+st.subheader("📏 The gap, condition by condition")
+try:
+    summary = A.table(FOLDER, "summary", needs=["kind"], numeric=["p", "seed", "final_train_acc", "final_val_acc"])
+except A.Missing as err:
+    ui.missing(err, "The train-versus-validation comparison")
+else:
+    full = {"none": 0.0, **{k: float(summary.loc[summary["kind"] == k, "p"].max())
+                            for k in ("randY", "randX") if (summary["kind"] == k).any()}}
+    rows = T.with_condition(T.at_level(summary, full)).melt(
+        id_vars=["condition", "seed"], value_vars=["final_train_acc", "final_val_acc"], var_name="split", value_name="acc")
+    rows["split"] = rows["split"].map({"final_train_acc": "training set", "final_val_acc": "validation set"})
+    agg = T.spread(rows, ["condition", "split"], "acc")
+    gap = agg.pivot(index="condition", columns="split", values="mean")
+    gap["gap"] = gap["training set"] - gap["validation set"]
+    sentences = [f"**{c}**: {ui.pct(r['training set'])} on the training set, {ui.pct(r['validation set'])} on "
+                 f"validation" for c, r in gap.iterrows()]
+    st.markdown(
+        "Same network, same optimiser, three kinds of training data: real digits, digits with shuffled labels, and "
+        "random static in place of the pictures (labels kept). " + "; ".join(sentences) + ". "
+        "The training bars tell you how much got stored; only the validation bars tell you how much was understood."
+    )
+    scale = P.scale(P.KIND_COLOR, agg["condition"])
+    ui.chart(C.grouped_bars(agg, x="split", color="condition", scale=scale, y_title="accuracy after the last epoch"),
+             caption="Accuracy after the last epoch on the training set (as labelled, shuffled or not) and on clean "
+                     f"validation digits, mean ± sd over seeds; random conditions at p = {max(full.values()):g}.",
+             data=agg, folder=FOLDER, key="memo-gap")
+
+st.subheader("🔬 Inside the first layer")
+try:
+    weights = A.arrays(FOLDER, "first_layer", needs=["real", "random"])
+except A.Missing as err:
+    ui.missing(err, "The first-layer pictures")
+else:
+    smooth_real, smooth_rand = T.smoothness(weights["real"]), T.smoothness(weights["random"])
+    comparison = "smoother" if smooth_real > smooth_rand else "not smoother"
+    st.markdown(
+        "Each little square is what one hidden unit of the first layer looks for: its 784 input weights laid out "
+        "as a 28 × 28 picture (light = positive, dark = negative). A quick way to compare the two networks is how "
+        "much neighbouring pixels agree (their correlation, 0 for pure static): "
+        f"**{ui.num(smooth_real)}** for the real-label network, **{ui.num(smooth_rand)}** for the memorizer. "
+        f"In this run the real-label filters are {comparison} than the memorizer's."
+    )
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**🟦 Trained on real labels**")
+        ui.digits([ui.to_gray(w) for w in weights["real"][:16]], None,
+                  [f"first-layer unit {i} of the real-label model" for i in range(16)], width=56)
+    with right:
+        st.markdown("**🟪 Trained on shuffled labels**")
+        ui.digits([ui.to_gray(w) for w in weights["random"][:16]], None,
+                  [f"first-layer unit {i} of the shuffled-label model" for i in range(16)], width=56)
+    st.caption("First-layer weights of 16 hidden units of each network (seed 0), each scaled to its own range.")
+
+st.page_link("pages/03_factors.py", label="Next: what makes a model memorize", icon="📊")

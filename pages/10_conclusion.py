@@ -1,0 +1,67 @@
+"""🎉 Conclusion: the scoreboard. Each claim of the paper, our measured numbers, and whether our runs
+reproduce it, as decided by a written rule in training/stages/claims.py (never typed in)."""
+import altair as alt
+import streamlit as st
+
+from explainer import artifacts as A, palette as P, ui
+
+FOLDER = "claims"
+VERDICTS = ["reproduced", "partly", "not reproduced", "not run"]
+BADGE = {"reproduced": "✅", "partly": "🌗", "not reproduced": "❌", "not run": "⏸️"}
+COLOR = {"reproduced": P.TEAL, "partly": "#DDAA33", "not reproduced": P.RED, "not run": P.GREY}
+
+st.title("🎉 The scoreboard")
+st.markdown(
+    "Time to grade the paper against our own runs. Each claim below was checked by a rule written in code (it "
+    "is printed under every claim) that reads only the tables in `artifacts/`; nobody typed a verdict in. Our runs are "
+    "much smaller than the paper's (a 10,000-digit MNIST sample, narrow networks, a few dozen epochs on two CPU "
+    "cores), so *partly* is an honest and common grade."
+)
+
+try:
+    claims = A.table(FOLDER, "claims", needs=["id", "kind", "claim", "paper", "ours", "verdict", "rule"])
+except A.Missing as err:
+    ui.missing(err, "The scoreboard")
+    st.stop()
+
+claims = claims.fillna("")
+tested = claims[claims["kind"] == "experiment"]
+counts = tested["verdict"].value_counts().reindex(VERDICTS, fill_value=0)
+st.markdown("Of the paper's **{}** experimental claims: ".format(len(tested))
+            + ", ".join(f"{BADGE[v]} **{n}** {v}" for v, n in counts.items()) + ".")
+
+tally = counts.rename_axis("verdict").reset_index(name="claims")
+tally["order"] = range(len(tally))
+bar = alt.Chart(tally).mark_bar(height=28).encode(
+    x=alt.X("claims:Q", stack="zero", title="experimental claims", axis=alt.Axis(tickMinStep=1)),
+    color=alt.Color("verdict:N", scale=alt.Scale(domain=VERDICTS, range=[COLOR[v] for v in VERDICTS]),
+                    legend=alt.Legend(orient="bottom", direction="horizontal", columns=2, title=None)),
+    order=alt.Order("order:Q"), tooltip=["verdict:N", "claims:Q"]).properties(height=70)
+ui.chart(bar, caption="How many of the paper's experimental claims our runs reproduce, partly reproduce, do not "
+                      "reproduce, or could not test yet (their stage has not run).",
+         data=tally.drop(columns="order"), folder=FOLDER, key="scoreboard-tally")
+
+st.subheader("🏆 The four big conclusions")
+for _, row in claims[claims["kind"] == "conclusion"].iterrows():
+    with st.container(border=True):
+        st.markdown(f"{BADGE.get(row['verdict'], '❔')} **{row['claim']}**  \n*{row['verdict']}* · evidence: {row['ours']}")
+
+st.subheader("🔎 Claim by claim")
+show = st.segmented_control("Show", ["all", *VERDICTS], default="all", key="scoreboard-filter", required=True) or "all"
+for _, row in tested.iterrows():
+    if show != "all" and row["verdict"] != show:
+        continue
+    with st.container(border=True):
+        page = f" · story page {int(row['page'])}" if str(row.get("page", "")).isdigit() else ""
+        st.markdown(f"{BADGE.get(row['verdict'], '❔')} **{row['id']}** · {row['experiment']}{page}  \n{row['claim']}")
+        st.markdown(f"**Paper:** {row['paper']}  \n**Ours:** {row['ours']}  \n**Verdict:** {row['verdict']}")
+        st.caption(f"Rule: {row['rule']}")
+
+held = claims[(claims["kind"] == "conclusion") & (claims["verdict"] == "reproduced")]["claim"].str.rstrip(".").tolist()
+open_ = claims[(claims["kind"] == "conclusion") & (claims["verdict"] != "reproduced")]["claim"].str.rstrip(".").tolist()
+st.markdown(
+    "**What survives the trip to a laptop:** " + ("; ".join(held) if held else "no conclusion is fully reproduced yet")
+    + ".  \n**Still open or only partly there:** " + ("; ".join(open_) if open_ else "nothing") + ". "
+    "A grey grade means its experiment has not run yet; `dvc repro` fills it in."
+)
+st.page_link("pages/11_final_thoughts.py", label="Last stop: final thoughts and how to reproduce all of this", icon="🏁")

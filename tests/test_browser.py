@@ -1,0 +1,151 @@
+"""End to end in a real browser: start the app on localhost, open every page in headless Chromium at
+desktop and phone width (and once in dark mode), and check that the script finished without an
+exception element, that every chart was drawn (or a friendly note stands in for it) and that a phone
+never scrolls sideways. Screenshots land in tests/screenshots/ (git-ignored) for a human to look at.
+
+Needs Debian's `chromium` at /usr/bin/chromium (Playwright drives it); skips with a reason otherwise.
+Set EXPLAINER_ARTIFACTS to test against another artifacts folder.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from explainer.story import CHAPTERS  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "tests" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PAGE_TIMEOUT_MS = 60_000
+
+if not CHROMIUM.exists():
+    pytest.skip("no /usr/bin/chromium (install Debian's `chromium` package to run the browser tests)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail(f"the Streamlit server did not come up:\n{proc.stdout.read()[-3000:]}")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def wait_until_drawn(page) -> None:
+    """The script has finished and every chart container holds a drawn canvas/svg."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+                 .every(c => { const g = c.querySelector('canvas, svg.marks');
+                               return g && g.getBoundingClientRect().width > 0; })""",
+        timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
+
+
+def visit(browser, url: str, viewport: dict, name: str, dark: bool = False) -> dict:
+    ctx = browser.new_context(viewport=viewport, color_scheme="dark" if dark else "light",
+                              device_scale_factor=1, is_mobile=viewport is PHONE, has_touch=viewport is PHONE)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        wait_until_drawn(page)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        return {
+            "exceptions": page.locator('[data-testid="stException"]').count(),
+            "charts": page.locator('[data-testid="stVegaLiteChart"]').count(),
+            "notes": page.get_by_text("Waiting for numbers").count(),
+            "safety_net": page.get_by_text("tripped over something unexpected").count(),
+            "overflow": page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth"),
+            "title": page.locator('[data-testid="stMainBlockContainer"] h1').first.inner_text(),
+            "errors": errors,
+        }
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.url for c in CHAPTERS])
+def test_page_in_browser(server, browser, chapter):
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        seen = visit(browser, f"{server}/{chapter.url}", viewport, f"{chapter.url}-{label}")
+        assert seen["title"], f"{chapter.url} ({label}): no page title"
+        assert seen["exceptions"] == 0, f"{chapter.url} ({label}): an exception element is shown"
+        assert seen["safety_net"] == 0, f"{chapter.url} ({label}): the app's safety net caught an error"
+        assert seen["charts"] > 0 or seen["notes"] > 0 or chapter.url in NO_CHART_PAGES, \
+            f"{chapter.url} ({label}): neither a chart nor a missing-artifact note"
+        assert not seen["errors"], f"{chapter.url} ({label}): JavaScript errors {seen['errors']}"
+        if label == "phone":
+            assert seen["overflow"] <= 1, f"{chapter.url}: the phone view scrolls sideways by {seen['overflow']} px"
+
+
+NO_CHART_PAGES = {"final-thoughts"}  # a page of commands and tables, no chart by design
+
+
+def test_dark_mode_renders(server, browser):
+    seen = visit(browser, f"{server}/{CHAPTERS[0].url}", DESKTOP, f"{CHAPTERS[0].url}-dark", dark=True)
+    assert seen["exceptions"] == 0 and seen["safety_net"] == 0
+
+
+def test_page_switch_keeps_working(server, browser):
+    """Clicking through the sidebar navigation (no reload) renders each page in turn."""
+    ctx = browser.new_context(viewport=DESKTOP)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/{CHAPTERS[0].url}")
+        wait_until_drawn(page)
+        for chapter in CHAPTERS[1:4]:
+            page.locator(f'[data-testid="stSidebarNav"] a[href$="/{chapter.url}"]').click()
+            page.wait_for_url(f"**/{chapter.url}")
+            wait_until_drawn(page)
+            assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        ctx.close()
