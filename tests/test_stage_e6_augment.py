@@ -1,0 +1,240 @@
+"""Stage smoke tests of E6 (regularizers vs memorization) and the augmentation stage: each runs
+its `main([...])` with the smoke profile into tmp_path, and the tables, gallery, metrics and
+manifest it writes are checked for shape and sense. Bad settings must stop a stage before
+training with a message naming the key."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from training import data as D
+from training.config import ROOT
+from training.stages import augmentation as A
+from training.stages import e6_regularizers as E6
+
+CURVE_SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true",
+                "val_loss", "val_acc"]
+
+
+def smoke_params(tmp_path: Path, **edits) -> Path:
+    """params.yaml with `profile: smoke` and one CPU thread; `edits` change a stage item's smoke settings
+    (key 'stage.item' -> mapping merged over its smoke profile entry, e.g. {'e6.dropout': {'strengths': [1.5]}})."""
+    text = (ROOT / "params.yaml").read_text()
+    text = re.sub(r"^profile: *\S+", "profile: smoke", text, count=1, flags=re.M)
+    text = re.sub(r"^threads: *\S+", "threads: 1", text, count=1, flags=re.M)
+    if edits:
+        params = yaml.safe_load(text)
+        for where, change in edits.items():
+            stage, item = where.split(".")
+            smoke = params["profiles"]["smoke"][stage]
+            smoke[item] = {**smoke[item], **change}  # a new dict: YAML aliases share the old one
+        text = yaml.safe_dump(params, sort_keys=False)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def smoke_section(stage: str, item: str) -> dict:
+    from training.config import load_params, stage_section
+
+    params = load_params(ROOT / "params.yaml")
+    params["profile"] = "smoke"
+    return stage_section(params, stage)[1][item]
+
+
+def run_stage(module, tmp_path: Path, item: str, **edits) -> Path:
+    out = tmp_path / "out" / item
+    module.main(["--params", str(smoke_params(tmp_path, **edits)), "--item", item, "--out", str(out)])
+    return out
+
+
+def check_manifest(out: Path, stage: str, tables: dict[str, pd.DataFrame]):
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stage"] == stage and manifest["profile"] == "smoke" and manifest["device"] == "cpu"
+    assert manifest["seconds"] >= 0 and manifest["threads"] == 1 and manifest["datasets"]
+    assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
+    return manifest
+
+
+def check_scores(curves: pd.DataFrame):
+    assert curves[["train_loss", "train_acc", "train_acc_true", "val_loss", "val_acc"]].notna().all().all()
+    for col in CURVE_SCORES:
+        values = curves[col].dropna()
+        if col.endswith("_acc") or "_acc_" in col:
+            assert values.between(0, 1).all(), col
+        else:
+            assert (values >= 0).all(), col
+
+
+# ---------------------------------------------------------------------------------------------
+# E6
+
+
+def test_each_family_sets_its_own_knob():
+    base = E6.Config()
+    for family, (part, name) in E6.KNOBS.items():
+        cfg = E6.Config(family=family, strengths=(0.0, 0.25), dropouts=(0.0,) if family == "dropout" else (0.0, 0.1))
+        spec = E6.spec_for(cfg, seed=3, strength=0.25, dropout=0.0 if family == "dropout" else 0.1)
+        assert getattr(getattr(spec, part), name) == 0.25 and spec.seed == 3
+        if family != "dropout":
+            assert spec.model.dropout == 0.1
+        assert spec.batch_key() == E6.spec_for(base, 0, 0.0, 0.0).batch_key()  # one batched model per family
+
+
+def test_frontier_picks_the_best_clean_accuracy_below_each_x():
+    rows = []
+    for strength, rand, val in ((0.0, 0.95, 0.80), (0.3, 0.60, 0.85), (0.6, 0.20, 0.70)):
+        for seed in (0, 1):
+            rows.append({"run": len(rows), "seed": seed, "family": "dropout", "strength": strength, "dropout": 0.0,
+                         "labels": "random", "final_train_acc": rand + 0.01 * seed, "best_val_acc": 0.1})
+            rows.append({"run": len(rows), "seed": seed, "family": "dropout", "strength": strength, "dropout": 0.0,
+                         "labels": "real", "final_train_acc": 1.0, "best_val_acc": val})
+    frontier = E6._frontier(pd.DataFrame(rows), 0.1).set_index("x")
+    assert frontier.index.min() == pytest.approx(0.3)           # nothing holds random labels below 0.205
+    assert frontier.loc[0.3, "strength"] == 0.6 and frontier.loc[0.3, "best_val_acc"] == pytest.approx(0.70)
+    assert frontier.loc[0.7, "strength"] == 0.3 and frontier.loc[0.7, "best_val_acc"] == pytest.approx(0.85)
+    assert frontier.loc[1.0, "best_val_acc"] == pytest.approx(0.85)  # more memorization allowed never hurts
+    assert frontier["best_val_acc"].is_monotonic_increasing
+    assert (frontier["random_train_acc"] <= frontier.index + 1e-9).all() and (frontier["seeds"] == 2).all()
+
+
+@pytest.mark.parametrize("item", ["dropout", "weight_decay", "adversarial"])
+def test_e6_smoke_writes_tidy_tables(tmp_path, item):
+    out = run_stage(E6, tmp_path, item)
+    section = smoke_section("e6", item)
+    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary", "frontier")}
+    curves, summary, frontier = tables["curves"], tables["summary"], tables["frontier"]
+    settings = ["seed", "family", "strength", "dropout", "labels"]
+    assert list(curves.columns[:7]) == ["run", *settings, "epoch"]
+    assert set(CURVE_SCORES) <= set(curves.columns)
+    check_scores(curves)
+
+    epochs = section["run"]["train"]["epochs"]
+    n_dropouts = len(section.get("dropouts", [0.0]))
+    n_runs = len(section["strengths"]) * n_dropouts * 2 * len(section["seeds"])
+    assert curves["run"].nunique() == n_runs and len(curves) == n_runs * (epochs + 1)
+    assert set(curves["family"]) == {item} and set(curves["labels"]) == {"real", "random"}
+    assert sorted(curves["strength"].unique()) == sorted(section["strengths"])
+    assert set(curves["seed"]) == set(section["seeds"])
+    # random labels: every example is relabelled; real labels: none is
+    assert curves.loc[curves["labels"] == "real", "train_acc_corrupted"].isna().all()
+    assert curves.loc[curves["labels"] == "random", "train_acc_clean"].isna().all()
+    # the strength reaches the runs: same seed and labels, different strength -> different training
+    last = curves[curves["epoch"] == epochs].set_index(["seed", "labels", "dropout", "strength"])["train_loss"]
+    lo, hi = min(section["strengths"]), max(section["strengths"])
+    assert not np.allclose(last.xs(lo, level="strength").sort_index(), last.xs(hi, level="strength").sort_index())
+
+    assert len(summary) == n_runs and summary["run"].is_unique
+    assert set(settings) | {"final_train_acc", "best_val_acc", "fit_epoch"} <= set(summary.columns)
+    assert summary["final_train_acc"].between(0, 1).all() and summary["best_val_acc"].between(0, 1).all()
+    assert (summary["final_epoch"] == epochs).all()
+
+    assert list(frontier.columns) == ["family", "x", "best_val_acc", "strength", "dropout", "random_train_acc", "seeds"]
+    assert len(frontier) and frontier["best_val_acc"].is_monotonic_increasing
+    assert (frontier["random_train_acc"] <= frontier["x"] + 1e-9).all()
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["family"] == item and len(metrics["settings"]) == len(section["strengths"]) * n_dropouts
+    for s in metrics["settings"].values():
+        assert 0 <= s["random_train_acc"] <= 1 and 0 <= s["best_val_acc"] <= 1
+    manifest = check_manifest(out, f"e6.{item}", tables)
+    assert manifest["config"]["family"] == item
+
+
+def test_e6_same_seed_same_tables(tmp_path):
+    a = run_stage(E6, tmp_path / "a", "dropout")
+    b = run_stage(E6, tmp_path / "b", "dropout")
+    cols = lambda df: df.drop(columns=["seconds"], errors="ignore")  # noqa: E731
+    for name in ("curves", "summary", "frontier"):
+        pd.testing.assert_frame_equal(cols(pd.read_csv(a / f"{name}.csv")), cols(pd.read_csv(b / f"{name}.csv")))
+
+
+@pytest.mark.parametrize("item, change, names", [
+    ("dropout", {"strengths": [0.0, 1.5]}, ["strengths[1] = 1.5", "'dropout'", "0.0 ≤ value ≤ 0.95"]),
+    ("adversarial", {"strengths": [0.0, 2.0]}, ["strengths[1] = 2.0", "train.adv_weight", "0.0 ≤ value ≤ 1.0"]),
+    ("input_noise", {"strengths": [-1.0]}, ["e6.input_noise.strengths[0] = -1.0"]),
+    ("dropout", {"dropouts": [0.0, 0.5]}, ["dropouts must be [0.0] for family 'dropout'"]),
+    ("dropout", {"family": "mixup"}, ["e6.dropout.family = 'mixup'", "'adversarial'"]),
+    ("weight_decay", {"strenghts": [0.1]}, ["unknown key 'e6.weight_decay.strenghts'"]),
+])
+def test_e6_bad_settings_stop_before_training(tmp_path, item, change, names):
+    with pytest.raises(SystemExit) as err:
+        run_stage(E6, tmp_path, item, **{f"e6.{item}": change})
+    for part in names:
+        assert part in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Augmentation
+
+
+def check_augment(out: Path, item: str, channels: int):
+    section = smoke_section("augment", item)
+    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary")}
+    curves, summary = tables["curves"], tables["summary"]
+    assert list(curves.columns[:7]) == ["run", "seed", "augment", "strength", "labels", "p", "epoch"]
+    check_scores(curves)
+    cfg = A.Config(**{k: v for k, v in section.items() if k in ("noise", "seeds")},
+                   augments=A.Grid(**{k: tuple(v) for k, v in section["augments"].items()}),
+                   dataset=section["dataset"])
+    setups = A.setups(cfg)
+    n_runs = len(setups) * len(section["noise"]) * len(section["seeds"])
+    assert curves["run"].nunique() == n_runs == len(summary)
+    assert set(zip(curves["augment"], curves["strength"])) == set(setups)
+    kinds = {0.0: "real", 0.5: "partial", 1.0: "random"}
+    assert set(zip(curves["p"], curves["labels"])) == {(p, kinds[p]) for p in section["noise"]}
+    assert curves.loc[curves["p"] == 0, "train_acc_corrupted"].isna().all()
+    assert curves.loc[curves["p"] > 0, "train_acc_corrupted"].between(0, 1).all()
+
+    assert {"final_train_acc", "final_train_acc_corrupted", "best_val_acc", "fit_epoch"} <= set(summary.columns)
+    assert summary["best_val_acc"].between(0, 1).all()
+    assert (summary["final_epoch"] == section["run"]["train"]["epochs"]).all()
+
+    with np.load(out / "augment_gallery.npz") as g:
+        n, draws = section["gallery_images"], section["gallery_draws"]
+        side = g["images"].shape[1]
+        assert g["images"].dtype == np.uint8 and len(g["images"]) == n == len(g["label"]) == len(g["index"])
+        assert g["augmented"].shape[:3] == (len(setups) - 1, draws, n) and g["augmented"].dtype == np.uint8
+        assert g["augmented"].shape[3:] == g["images"].shape[1:] and g["images"].shape[1:3] == (side, side)
+        assert (g["images"].ndim == 4) == (channels == 3)
+        assert list(zip(g["augment"], g["strength"].tolist())) == [(a, pytest.approx(s)) for a, s in setups[1:]]
+        for i in range(len(setups) - 1):                          # every augmentation changes the pixels
+            assert (g["augmented"][i, 0] != g["images"]).any()
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "none" in metrics and all(0 <= v["random_train_acc"] <= 1 for k, v in metrics.items() if k != "seconds")
+    check_manifest(out, f"augment.{item}", tables)
+
+
+def test_augment_mnist_smoke(tmp_path):
+    check_augment(run_stage(A, tmp_path, "mnist10k"), "mnist10k", channels=1)
+
+
+def test_augment_cifar_smoke(tmp_path):
+    try:
+        D.load("cifar10")
+    except D.DatasetMissing as err:
+        pytest.skip(f"CIFAR-10 is not on disk (data/raw): {err}")
+    check_augment(run_stage(A, tmp_path, "cifar10"), "cifar10", channels=3)
+
+
+@pytest.mark.parametrize("change, names", [
+    ({"augments": {"colour": [0.3]}}, ["augments.colour needs colour images", "'mnist10k'"]),
+    ({"augments": {"rotation": [200.0]}}, ["augment.mnist10k.augments.rotation[0] = 200.0", "0.0 ≤ value ≤ 180.0"]),
+    ({"noise": [0.0, 1.5]}, ["augment.mnist10k.noise[1] = 1.5"]),
+    ({"run": {"train": {"augment": {"rotation": 10.0}}}}, ["run.train.augment must stay empty"]),
+])
+def test_augment_bad_settings_stop_before_training(tmp_path, change, names):
+    with pytest.raises(SystemExit) as err:
+        run_stage(A, tmp_path, "mnist10k", **{"augment.mnist10k": change})
+    for part in names:
+        assert part in str(err.value)
+    assert not (tmp_path / "out").exists()
