@@ -1,0 +1,233 @@
+"""Stage smoke tests of E3 (capacity under noise) and E4 (time to convergence): each item runs its
+`main([...])` with the smoke profile into tmp_path, and the tables, metrics and manifest it writes are
+checked for shape and sense. Bad settings must stop a stage before training with a message naming
+the key."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from training.config import ROOT, load_params, stage_section
+from training.stages import e3_capacity as E3
+from training.stages import e4_convergence as E4
+
+SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true", "val_loss", "val_acc"]
+
+
+def smoke_params(tmp_path: Path, **edits) -> Path:
+    """params.yaml with `profile: smoke` and one CPU thread; `edits` ('stage.item' -> mapping) are
+    merged over that item's smoke entry."""
+    text = (ROOT / "params.yaml").read_text()
+    text = re.sub(r"^profile: *\S+", "profile: smoke", text, count=1, flags=re.M)
+    text = re.sub(r"^threads: *\S+", "threads: 1", text, count=1, flags=re.M)
+    if edits:
+        params = yaml.safe_load(text)
+        for where, change in edits.items():
+            stage, item = where.split(".")
+            smoke = params["profiles"]["smoke"][stage]
+            smoke[item] = {**smoke[item], **change}
+        text = yaml.safe_dump(params, sort_keys=False)
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def smoke_section(stage: str, item: str) -> dict:
+    params = load_params(ROOT / "params.yaml")
+    params["profile"] = "smoke"
+    return stage_section(params, stage)[1][item]
+
+
+def run_stage(module, tmp_path: Path, item: str, **edits) -> Path:
+    out = tmp_path / "out" / item
+    module.main(["--params", str(smoke_params(tmp_path, **edits)), "--item", item, "--out", str(out)])
+    return out
+
+
+def read(out: Path):
+    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary")}
+    manifest = json.loads((out / "manifest.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    return tables, manifest, metrics
+
+
+def check_manifest(manifest: dict, stage: str, tables: dict):
+    assert manifest["stage"] == stage and manifest["profile"] == "smoke" and manifest["device"] == "cpu"
+    assert manifest["threads"] == 1 and manifest["seconds"] >= 0 and "mnist10k" in manifest["datasets"]
+    assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
+
+
+def check_scores(curves: pd.DataFrame):
+    for col in SCORES:
+        values = curves[col].dropna()
+        assert len(values), col
+        assert values.between(0, 1).all() if "acc" in col else (values >= 0).all(), col
+
+
+# ---------------------------------------------------------------------------------------------
+# E3
+
+
+@pytest.mark.parametrize("item", ["randX", "randY"])
+def test_e3_smoke_writes_a_run_per_width_noise_and_seed(tmp_path, item):
+    cfg = smoke_section("e3", item)
+    out = run_stage(E3, tmp_path, item)
+    tables, manifest, metrics = read(out)
+    curves, summary = tables["curves"], tables["summary"]
+    check_manifest(manifest, f"e3.{item}", tables)
+    assert manifest["config"]["kind"] == item and manifest["datasets"]["mnist10k"]["n_train"] == cfg["n_train"]
+
+    assert list(curves.columns[:6]) == ["run", "seed", "width", "kind", "p", "epoch"]
+    assert set(SCORES) <= set(curves.columns)
+    assert list(summary.columns) == ["run", "seed", "width", "kind", "p", "best_val_acc", "best_epoch", "final_epoch",
+                                     "final_val_acc", "final_train_acc", "final_train_acc_clean",
+                                     "final_train_acc_corrupted"]
+    grid = {(w, p, s) for w in cfg["widths"] for p in cfg["noise"] for s in cfg["seeds"]}
+    assert set(zip(summary.width, summary.p, summary.seed)) == grid and len(summary) == len(grid)
+    assert (summary.kind == item).all() and (curves.kind == item).all()
+    epochs = cfg["run"]["train"]["epochs"]
+    assert curves.groupby("run").epoch.agg(lambda e: sorted(e) == list(range(epochs + 1))).all()
+    check_scores(curves)
+
+    # the summary is the curves' best epoch; clean runs have no corrupted examples, noisy ones have some
+    best = curves.loc[curves.groupby("run").val_acc.idxmax()].set_index("run")
+    s = summary.set_index("run")
+    assert np.allclose(s.best_val_acc, best.val_acc.reindex(s.index), atol=1e-6)
+    assert (s.best_epoch <= s.final_epoch).all() and (s.final_epoch == epochs).all()
+    assert s[s.p == 0].final_train_acc_corrupted.isna().all()
+    assert s[s.p > 0].final_train_acc_corrupted.notna().all()
+
+    assert metrics["kind"] == item and metrics["seconds"] >= 0
+    keys = {f"w{w}_p{p:g}" for w in cfg["widths"] for p in cfg["noise"]}
+    assert set(metrics["best_val_acc"]) == keys
+    w, p = cfg["widths"][-1], cfg["noise"][-1]
+    assert math.isclose(metrics["best_val_acc"][f"w{w}_p{p:g}"]["mean"],
+                        summary[(summary.width == w) & (summary.p == p)].best_val_acc.mean(), abs_tol=1e-4)
+    assert set(metrics["width_needed"]) == {f"p{p:g}" for p in cfg["noise"]}
+    assert set(metrics["width_needed"].values()) <= set(cfg["widths"])
+
+
+def test_e3_headline_width_needed_is_the_smallest_saturated_width():
+    rows = [{"run": i, "seed": 0, "width": w, "kind": "randY", "p": p, "best_val_acc": acc}
+            for i, (w, p, acc) in enumerate([(4, 0.0, 0.80), (16, 0.0, 0.899), (64, 0.0, 0.90),
+                                             (4, 0.8, 0.30), (16, 0.8, 0.50), (64, 0.8, 0.60)])]
+    out = E3._headline(pd.DataFrame(rows), tol=0.005)
+    assert out["width_needed"] == {"p0": 16, "p0.8": 64}
+    assert out["best_val_acc"]["w16_p0.8"] == {"mean": 0.5, "std": 0.0}
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"widths": [4, 0]}, "e3.randX.widths[1]"),
+    ({"noise": [0.0, 1.5]}, "e3.randX.noise[1]"),
+    ({"kind": "randZ"}, "e3.randX.kind"),
+    ({"bogus": 1}, "e3.randX.bogus"),
+    ({"run": {"train": {"lr": -1}}}, "e3.randX.run.train.lr"),
+])
+def test_e3_bad_settings_stop_before_training(tmp_path, monkeypatch, change, key):
+    monkeypatch.setattr(E3, "fit_all", lambda *a, **k: pytest.fail("trained despite a bad setting"))
+    with pytest.raises(SystemExit) as err:
+        run_stage(E3, tmp_path, "randX", **{"e3.randX": change})
+    assert key in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# E4
+
+
+def test_fit_watch_stops_a_batch_only_when_every_run_fits():
+    watch = E4.FitWatch(1.0)
+    watch.on_epoch({"epoch": 0, "rows": [{"run": 0, "train_acc": 0.1}, {"run": 1, "train_acc": 0.1}]})
+    assert not watch.stop()
+    watch.on_epoch({"epoch": 1, "rows": [{"run": 0, "train_acc": 1.0}, {"run": 1, "train_acc": 0.9}]})
+    assert not watch.stop()
+    watch.on_epoch({"epoch": 2, "rows": [{"run": 0, "train_acc": 0.99}, {"run": 1, "train_acc": 1.0}]})
+    assert watch.stop()  # run 0 fitted at epoch 1 and stays fitted
+    watch.on_epoch({"epoch": 0, "rows": [{"run": 0, "train_acc": 0.1}]})  # the next batch starts afresh
+    assert not watch.stop()
+
+
+@pytest.mark.parametrize("item, column", [("width", "width"), ("size", "n_train")])
+def test_e4_smoke_times_and_normalises(tmp_path, item, column):
+    cfg = smoke_section("e4", item)
+    out = run_stage(E4, tmp_path, item)
+    tables, manifest, metrics = read(out)
+    curves, summary = tables["curves"], tables["summary"]
+    check_manifest(manifest, f"e4.{item}", tables)
+    assert manifest["datasets"]["mnist10k"]["sizes"] == sorted(cfg["sizes"])
+
+    assert list(curves.columns[:7]) == ["run", "seed", "width", "n_train", "kind", "p", "epoch"]
+    assert list(summary.columns) == ["run", "seed", "width", "n_train", "kind", "p", "fit_epoch", "fitted",
+                                     "epochs_run", "final_train_acc", "ref_fit_epoch", "normalised", "normalised_by"]
+    conditions = [("none", 0.0)] + [(k, p) for k in cfg["kinds"] for p in cfg["noise"] if p > 0]
+    grid = {(w, n, k, p, s) for w in cfg["widths"] for n in cfg["sizes"] for k, p in conditions for s in cfg["seeds"]}
+    assert set(zip(summary.width, summary.n_train, summary.kind, summary.p, summary.seed)) == grid
+    check_scores(curves)
+
+    # fit_epoch is the first epoch at 100 % training accuracy; a batch stops once all its runs fit
+    assert (summary.fitted == summary.fit_epoch.notna()).all()
+    assert summary.fitted.any(), "the smoke sets are small enough to fit"
+    for _, r in summary.iterrows():
+        acc = curves[curves.run == r.run].set_index("epoch").train_acc
+        assert acc.index.max() == r.epochs_run <= cfg["max_epochs"]
+        if r.fitted:
+            assert acc[r.fit_epoch] == 1.0 and (acc[acc.index < r.fit_epoch] < 1.0).all()
+        else:
+            assert (acc < 1.0).all() and r.epochs_run == cfg["max_epochs"]
+    for _, g in summary.groupby(["width", "n_train", "kind", "p"]):
+        if g.fitted.all():
+            assert (g.epochs_run == g.fit_epoch.max()).all()
+
+    # normalised by the smallest value of the axis at the same condition
+    ref = min(cfg["widths"] if item == "width" else cfg["sizes"])
+    assert (summary.normalised_by == f"{column}={ref}").all()
+    expect = summary.fit_epoch / summary.groupby(["kind", "p"]).fit_epoch.transform(
+        lambda s: s[summary.loc[s.index, column] == ref].mean(skipna=False))
+    assert np.allclose(summary.normalised, expect, equal_nan=True)
+    at_ref = summary[summary[column] == ref].groupby(["kind", "p"]).normalised.mean()
+    assert np.allclose(at_ref.dropna(), 1.0)
+
+    assert metrics["axis"] == item and metrics["normalised_by"] == f"{column}={ref}"
+    assert set(metrics["largest_over_smallest"]) == {f"{k}_p{p:g}" for k, p in conditions}
+    assert len(metrics["fit"]) == len(grid) // len(cfg["seeds"])
+    for v in metrics["fit"].values():
+        assert 0 <= v["share_fitted"] <= 1 and (v["fit_epoch"] is None or v["fit_epoch"] >= 1)
+
+
+def test_e4_runs_that_never_fit_are_nan_and_flagged(tmp_path):
+    out = run_stage(E4, tmp_path, "size", **{"e4.size": {"max_epochs": 1}})
+    (tables, _, metrics) = read(out)
+    summary = tables["summary"]
+    assert not summary.fitted.any() and summary.fit_epoch.isna().all() and summary.normalised.isna().all()
+    assert (summary.epochs_run == 1).all()
+    assert all(v["fit_epoch"] is None and v["share_fitted"] == 0 for v in metrics["fit"].values())
+    assert all(v is None for v in metrics["largest_over_smallest"].values())
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"widths": [0]}, "e4.width.widths[0]"),
+    ({"noise": [0.0, 1.5]}, "e4.width.noise[1]"),
+    ({"axis": "depth"}, "e4.width.axis"),
+    ({"max_epochs": 0}, "e4.width.max_epochs"),
+    ({"target": 1.2}, "e4.width.target"),
+    ({"typo_epochs": 3}, "e4.width.typo_epochs"),
+])
+def test_e4_bad_settings_stop_before_training(tmp_path, monkeypatch, change, key):
+    monkeypatch.setattr(E4, "fit_all", lambda *a, **k: pytest.fail("trained despite a bad setting"))
+    with pytest.raises(SystemExit) as err:
+        run_stage(E4, tmp_path, "width", **{"e4.width": change})
+    assert key in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_e4_a_size_beyond_the_data_set_is_refused_before_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(E4, "fit_all", lambda *a, **k: pytest.fail("trained despite a bad setting"))
+    with pytest.raises(ValueError, match="e4 sizes: 9000 .* mnist10k has 8000"):
+        run_stage(E4, tmp_path, "size", **{"e4.size": {"sizes": [100, 9000]}})

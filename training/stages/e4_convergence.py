@@ -1,0 +1,152 @@
+"""E4 — time to convergence: epochs until the training set is fitted, by width and by data size (Fig. 6).
+
+Time to convergence = the first epoch at which training accuracy, on the labels as given (noisy or
+not), reaches `target` (the paper: 100 %). The grid is widths x sizes x noise conditions x seeds;
+p = 0 is run once as the clean condition (kind "none"), every p > 0 once per kind in `kinds`.
+Each seed draws its own corruption (seed data_seed + seed). The runs of one (size, condition, width)
+train together as one batched model, which stops as soon as all of them have fitted or after
+`max_epochs`; a run that never fits gets fit_epoch = NaN and fitted = False.
+
+Normalisation (the paper plots relative times): along `axis`, each run's fit_epoch is divided by
+the mean fit_epoch over seeds of the smallest value of that axis at the same condition (kind, p)
+and the same value of the other axis. Item `width` (left panel): time / time of the narrowest
+width at the same noise level. Item `size` (right panel): time / time of the smallest data set at
+the same noise level. If any reference run did not fit, the reference (and so `normalised`) is NaN.
+
+Tables (artifacts/e4/<item>/):
+- curves.csv: one row per run x epoch (epoch 0 = before training) — run, seed, width, n_train, kind,
+  p, epoch, lr, train_loss, train_acc (on labels as given), train_acc_clean, train_acc_corrupted,
+  train_acc_true, val_loss, val_acc, seconds. A batch's rows end at the epoch it stopped.
+- summary.csv: one row per run — run, seed, width, n_train, kind, p, fit_epoch (NaN if never),
+  fitted, epochs_run, final_train_acc, ref_fit_epoch, normalised, normalised_by (e.g. "width=16").
+
+Metrics JSON: per setting the mean fit_epoch over fitted seeds, the share fitted and the mean
+normalised time ("fit": "w<width>_n<n_train>_<kind>_p<p>"); and the paper-comparable ratios: the
+mean normalised time of the largest axis value per condition ("largest_over_smallest": "<kind>_p<p>").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import data as D
+from ..config import RunSpec, opt
+from ..metrics import epochs_to_fit
+from .common import Context, Result, fit_all, load_data, replace_model, replace_train, seeds_field, stage_main
+
+AXIS_COLUMN = {"width": "width", "size": "n_train"}
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: str = opt("mnist10k", choices=D.DATASETS, help="data set")
+    axis: str = opt("width", choices=("width", "size"), help="the setting that varies and is normalised (the panel)")
+    widths: tuple[int, ...] = opt((16, 64, 256), lo=1, hi=8192, help="hidden units per layer; replaces run.model.width")
+    sizes: tuple[int, ...] = opt((1000,), lo=10, hi=60000, help="training set sizes (stratified subsets)")
+    n_val: int = opt(500, lo=10, hi=10000, help="validation examples (clean; only for the curves)")
+    kinds: tuple[str, ...] = opt(("randX",), choices=("randX", "randY"), help="noise kinds for p > 0")
+    noise: tuple[float, ...] = opt((0.0, 0.25, 0.5, 0.75, 1.0), lo=0.0, hi=1.0, help="fractions of corrupted examples")
+    seeds: tuple[int, ...] = seeds_field(3)
+    data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subsets; run seed s corrupts with data_seed + s")
+    max_epochs: int = opt(100, lo=1, hi=100000, help="cap on epochs; replaces run.train.epochs")
+    target: float = opt(1.0, lo=0.1, hi=1.0, help="training accuracy (labels as given) that counts as fitted")
+    run: RunSpec = opt(RunSpec(), help="model (except width) and optimiser shared by every run")
+
+
+def conditions(cfg: Config) -> list[tuple[str, float]]:
+    out = [("none", 0.0)] if 0.0 in cfg.noise else []
+    return out + [(k, p) for k in cfg.kinds for p in sorted(set(cfg.noise)) if p > 0]
+
+
+class FitWatch:
+    """on_epoch + stop for `fit`: stop a batch once every run in it has reached the target."""
+
+    def __init__(self, target: float):
+        self.target, self.fitted, self.k = target, set(), -1
+
+    def on_epoch(self, report: dict) -> None:
+        if report["epoch"] == 0:  # a new batch starts
+            self.fitted, self.k = set(), len(report["rows"])
+        self.fitted |= {r["run"] for r in report["rows"] if r["train_acc"] >= self.target - 1e-9}
+
+    def stop(self) -> bool:
+        return len(self.fitted) == self.k
+
+
+def run(cfg: Config, ctx: Context) -> Result:
+    full, val = load_data(ctx, cfg.dataset, max(cfg.sizes), cfg.n_val, cfg.data_seed)
+    if max(cfg.sizes) > len(full):
+        raise ValueError(f"e4 sizes: {max(cfg.sizes)} training examples asked for, {cfg.dataset} has {len(full)}")
+    ctx.datasets[cfg.dataset]["sizes"] = sorted(set(cfg.sizes))
+    watch = FitWatch(cfg.target)
+    frames, offset = [], 0
+    for n in sorted(set(cfg.sizes)):
+        train = D.stratified_subset(full, n, cfg.data_seed)  # smaller sets are drawn from the largest one
+        for kind, p in conditions(cfg):
+            specs, corrs, labels = [], [], []
+            for width in sorted(set(cfg.widths)):
+                base = replace_train(replace_model(cfg.run, width=width), epochs=cfg.max_epochs)
+                for seed in cfg.seeds:
+                    specs.append(RunSpec(seed=seed, model=base.model, train=base.train))
+                    corrs.append(D.Corruption(kind, p, cfg.data_seed + seed))
+                    labels.append({"width": width, "n_train": n, "kind": kind, "p": p})
+            ctx.log(f"n_train={n} {kind} p={p:g}: {len(specs)} runs, widths {sorted(set(cfg.widths))}")
+            frame, histories = fit_all(specs, corrs, train, val, ctx, labels, on_epoch=watch.on_epoch, stop=watch.stop)
+            for hist, chunk in histories:
+                ctx.log(f"    width {specs[chunk[0]].model.width}: "
+                        + (f"all fitted by epoch {hist.frame.epoch.max()}" if hist.stopped == "stop"
+                           else f"not all fitted after {hist.frame.epoch.max()} epochs"))
+            frame["run"] += offset
+            offset += len(specs)
+            frames.append(frame)
+    curves = pd.concat(frames, ignore_index=True)
+    summary = _summary(curves, cfg)
+    return Result(tables={"curves": curves, "summary": summary}, metrics=_headline(summary, cfg.axis))
+
+
+def _summary(curves: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """One row per run: its fit epoch, and that time relative to the reference setting (see docstring)."""
+    last = curves.sort_values("epoch").groupby("run").tail(1).set_index("run").sort_index()
+    out = last[["seed", "width", "n_train", "kind", "p"]].copy()
+    out["fit_epoch"] = epochs_to_fit(curves, "train_acc", cfg.target)
+    out["fitted"] = out["fit_epoch"].notna()
+    out["epochs_run"], out["final_train_acc"] = last["epoch"], last["train_acc"]
+    col = AXIS_COLUMN[cfg.axis]
+    other = "n_train" if col == "width" else "width"
+    ref_value = out[col].min()
+    ref = (out[out[col] == ref_value].groupby(["kind", "p", other])["fit_epoch"]
+           .agg(lambda s: s.mean(skipna=False)).rename("ref_fit_epoch"))
+    out = out.join(ref, on=["kind", "p", other])
+    out["normalised"] = out["fit_epoch"] / out["ref_fit_epoch"]
+    out["normalised_by"] = f"{col}={ref_value}"
+    return out.reset_index()
+
+
+def _headline(summary: pd.DataFrame, axis: str) -> dict:
+    col = AXIS_COLUMN[axis]
+    out: dict = {"axis": axis, "normalised_by": str(summary["normalised_by"].iloc[0]), "fit": {},
+                 "largest_over_smallest": {}}
+    for (w, n, kind, p), g in summary.groupby(["width", "n_train", "kind", "p"]):
+        fitted = g[g.fitted]
+        out["fit"][f"w{w}_n{n}_{kind}_p{p:g}"] = {
+            "fit_epoch": round(float(fitted.fit_epoch.mean()), 2) if len(fitted) else None,
+            "share_fitted": round(float(g.fitted.mean()), 3),
+            "normalised": _round(g.normalised.mean(skipna=False)),
+        }
+    largest = summary[summary[col] == summary[col].max()]
+    for (kind, p), g in largest.groupby(["kind", "p"]):
+        out["largest_over_smallest"][f"{kind}_p{p:g}"] = _round(g.normalised.mean(skipna=False))
+    return out
+
+
+def _round(x) -> float | None:
+    return None if pd.isna(x) else round(float(x), 3)
+
+
+def main(argv=None) -> None:
+    stage_main("e4", Config, run, argv)
+
+
+if __name__ == "__main__":
+    main()
