@@ -182,8 +182,9 @@ def fit(
                   [st[0] for st in streams]).to(device)
     data_gens = [torch.Generator().manual_seed(st[1]) for st in streams]
     model.gens = [torch.Generator(device=device).manual_seed(st[2]) for st in streams]
-    opt = (torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum) if tc.optimizer == "sgd"
-           else torch.optim.Adam(model.parameters(), lr=tc.lr))
+    # fused kernels: one pass over the K stacked runs' weights (the per-tensor loop was ~40 % of a step)
+    opt = (torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, fused=True) if tc.optimizer == "sgd"
+           else torch.optim.Adam(model.parameters(), lr=tc.lr, fused=True))
     sched = torch.optim.lr_scheduler.StepLR(opt, tc.lr_step, tc.lr_gamma) if tc.lr_step else None
     wd = torch.tensor([s.train.weight_decay for s in specs], device=device)
     adv = torch.tensor([s.train.adv_weight for s in specs], device=device)
