@@ -1,0 +1,248 @@
+"""How fast the trainer is on this machine, as ratios measured in one run (by hand; not a test).
+
+    python benchmarks/bench_trainer.py            # about two minutes on 2 cores
+    python benchmarks/bench_trainer.py --quick    # fewer repeats, a rough look
+
+Every number is the best of `--reps` repeats, so a busy machine shows less in the spread than in
+the mean. What is measured (see benchmarks/README.md for how to read it):
+  peak     fp32 matmul GFLOP/s of square products (best over sizes), before and after the rest
+  mlp      training samples/s of MLP 784-512-512-10 on the real MNIST sample, by the trainer
+           (training.engine.fit) and by a plain PyTorch loop (DataLoader over a TensorDataset),
+           and achieved GFLOP/s = 6 x parameters x samples/s as a share of the peak
+  k8       8 runs as one batched model vs the same 8 runs one after another
+  cnn      training samples/s of the CNN (filters 16 and 32) on CIFAR-10 images
+The trainer's per-epoch evaluation is replaced by a no-op stub while timing and the clock starts
+at the epoch-0 callback, so only the training steps (shuffle, gather, forward, backward, update)
+count, not model building or evaluation.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from training import data as D  # noqa: E402
+from training import engine as E  # noqa: E402
+from training.config import ModelConfig, RunSpec, TrainConfig  # noqa: E402
+from training.models import build  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out"
+MLP = ModelConfig(arch="mlp", width=512, depth=2)            # 784-512-512-10, 669,706 parameters
+LR, MOMENTUM = 0.01, 0.9                                     # plain SGD with momentum, as in the paper
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}  # --clock: wall time, or this process's CPU time
+clock = time.perf_counter
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine's peak
+
+
+def matmul_peak(sizes=(256, 512, 1024, 2048), reps: int = 5) -> tuple[float, int]:
+    """Best fp32 GFLOP/s (2 n^3 per product) over square sizes, and the size that gave it."""
+    best, at = 0.0, 0
+    g = torch.Generator().manual_seed(0)
+    for n in sizes:
+        a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+        out = torch.empty(n, n)
+        inner = max(1, int(2e9 // (2 * n**3)))                # about 2 GFLOP per timed block
+        torch.mm(a, b, out=out)
+        for _ in range(reps):
+            t0 = clock()
+            for _ in range(inner):
+                torch.mm(a, b, out=out)
+            rate = 2 * n**3 * inner / (clock() - t0) / 1e9
+            if rate > best:
+                best, at = rate, n
+    return best, at
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer, steps only
+
+
+def _no_eval(model, data, val):
+    """Stands in for engine.evaluate while timing: same return shape, no work."""
+    return {"train_acc": torch.zeros(data.k)}, torch.zeros(data.k, data.n, dtype=torch.long)
+
+
+@contextlib.contextmanager
+def steps_only():
+    real = E.evaluate
+    E.evaluate = _no_eval
+    try:
+        yield
+    finally:
+        E.evaluate = real
+
+
+def trainer_rate(specs, trainset, val, reps: int) -> float:
+    """Training samples per second of engine.fit (all K runs counted), best of reps."""
+    epochs, best = specs[0].train.epochs, 0.0
+    for _ in range(reps):
+        start = {}
+
+        def on_epoch(report):
+            if report["epoch"] == 0:
+                start["t"] = clock()
+        with steps_only():
+            E.fit(specs, trainset, val, on_epoch=on_epoch)
+        seconds = clock() - start["t"]
+        best = max(best, trainset.k * trainset.n * epochs / seconds)
+    return best
+
+
+def mlp_spec(seed: int, batch: int, epochs: int) -> RunSpec:
+    return RunSpec(seed=seed, model=MLP, train=TrainConfig(optimizer="sgd", lr=LR, momentum=MOMENTUM,
+                                                           batch_size=batch, epochs=epochs))
+
+
+# ---------------------------------------------------------------------------------------------
+# The usual way: a DataLoader over a TensorDataset and an nn.Sequential
+
+
+def plain_rate(train: D.Images, batch: int, epochs: int, reps: int) -> float:
+    mean, std = train.pixel_stats()
+    x = ((train.x - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)).flatten(1)  # (N, 784), normalised once
+    loader = DataLoader(TensorDataset(x, train.y), batch_size=batch, shuffle=True,
+                        generator=torch.Generator().manual_seed(0))
+    best = 0.0
+    for rep in range(reps):
+        torch.manual_seed(rep)
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+        t0 = clock()
+        for _ in range(epochs):
+            for xb, yb in loader:
+                loss = F.cross_entropy(model(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        best = max(best, len(train) * epochs / (clock() - t0))
+    return best
+
+
+def step_flops(spec: RunSpec, trainset) -> float:
+    """Forward + backward FLOPs of one training example, counted by torch's FlopCounterMode."""
+    mean, std = trainset.x.mean(dim=(0, 2, 3)), trainset.x.std(dim=(0, 2, 3))
+    model = build([spec.model], trainset.x.shape[-3:], 10, mean, std, [0]).train()
+    b = 64
+    xb, yb = trainset.x[:b].unsqueeze(0), trainset.y[:1, :b]
+    counter = FlopCounterMode(display=False)
+    with counter:
+        E._ce(model(xb), yb).sum().backward()
+    return counter.get_total_flops() / b
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one repeat, one epoch: a rough look")
+    ap.add_argument("--reps", type=int, default=3, help="rounds of every measurement (the best is kept)")
+    ap.add_argument("--epochs", type=int, default=2, help="epochs per MLP measurement (8,000 digits each)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads")
+    ap.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                    help="wall: seconds on the clock (the real speed on an idle machine); cpu: this process's "
+                         "CPU seconds, which a busy shared machine disturbs less (use with --threads 1)")
+    args = ap.parse_args(argv)
+    global clock
+    clock = CLOCKS[args.clock]
+    reps, epochs = (1, 1) if args.quick else (args.reps, args.epochs)
+    torch.set_num_threads(args.threads)  # explicit, here only: the benchmark owns the whole machine
+    train, val = D.mnist10k()
+    val = val.take(torch.arange(100))
+    clean = E.make_train_set(train, [D.Corruption()])
+    eight = E.make_train_set(train, [D.Corruption()] * 8)
+    mlp_flops = 6 * sum(i * o + o for i, o in ((784, 512), (512, 512), (512, 10)))  # 6 x 669,706 per sample
+    cnn = []
+    try:
+        ctrain, cval = D.load("cifar10")
+        ctrain, cval = D.stratified_subset(ctrain, 2000, 0), cval.take(torch.arange(100))
+        cdata = E.make_train_set(ctrain, [D.Corruption()])
+        for filters in (16, 32):
+            spec = RunSpec(seed=0, model=ModelConfig(arch="cnn", filters=filters),
+                           train=TrainConfig(optimizer="sgd", lr=LR, momentum=MOMENTUM, batch_size=128, epochs=1))
+            cnn.append((f"cnn filters {filters}", spec, step_flops(spec, cdata)))
+    except D.DatasetMissing as err:
+        print(f"CNN skipped: {err}")
+
+    # Round-robin: every round measures everything once, so the peak and the loops see the same
+    # share of a busy machine; each measurement keeps its best round.
+    load0 = os.getloadavg()[0]
+    print(f"{cpu_name()}, {args.threads} threads, {args.clock} clock, torch {torch.__version__}, "
+          f"load average {load0:.1f}", flush=True)
+    best: dict[tuple, float] = {}
+
+    def keep(key, value):
+        best[key] = max(best.get(key, 0.0), value)
+        print(f"  round {r + 1}: {key[0]:<26} batch {key[1]:>4}  {value:>9,.0f}", flush=True)
+
+    for r in range(reps):
+        keep(("peak GFLOP/s", 0), matmul_peak()[0])
+        for batch in (256, 512):
+            keep(("mlp trainer", batch), trainer_rate([mlp_spec(0, batch, epochs)], clean, val, 1))
+            keep(("mlp plain DataLoader loop", batch), plain_rate(train, batch, epochs, 1))
+        keep(("mlp 8 runs batched", 256), trainer_rate([mlp_spec(s, 256, 1) for s in range(8)], eight, val, 1))
+        keep(("mlp 8 runs one by one", 256),
+             8 / sum(1 / trainer_rate([mlp_spec(s, 256, 1)], clean, val, 1) for s in range(8)))
+        for name, spec, _ in cnn:
+            keep((name, 128), trainer_rate([spec], cdata, cval, 1))
+    load1 = os.getloadavg()[0]
+
+    peak = best.pop(("peak GFLOP/s", 0))
+    flops = {"mlp": mlp_flops, **{name: fl for name, _, fl in cnn}}
+    rows = []
+    for (what, batch), rate in best.items():
+        per_sample = flops[what] if what.startswith("cnn") else flops["mlp"]
+        rows.append({"what": what, "batch": batch, "k": 8 if "batched" in what else 1, "samples_s": rate,
+                     "gflop_s": rate * per_sample / 1e9, "pct_peak": 100 * rate * per_sample / 1e9 / peak,
+                     "mflop_per_sample": per_sample / 1e6})
+    df = pd.DataFrame(rows)
+    df["peak_gflop_s"], df["threads"], df["clock"], df["cpu"] = peak, args.threads, args.clock, cpu_name()
+    df["load_before"], df["load_after"], df["date"] = load0, load1, time.strftime("%Y-%m-%d %H:%M")
+    rate = {(r_.what, r_.batch): r_.samples_s for r_ in df.itertuples()}
+    pct = {(r_.what, r_.batch): r_.pct_peak for r_ in df.itertuples()}
+    print(f"\nfp32 matmul peak {peak:.1f} GFLOP/s; best of {reps} round(s); load average {load0:.1f} -> {load1:.1f}"
+          + ("\n  busy machine: other processes share the cores, so wall-clock numbers are low and noisy;"
+             " compare with --threads 1 --clock cpu" if max(load0, load1) > args.threads and args.clock == "wall" else ""))
+    print(df[["what", "batch", "k", "samples_s", "gflop_s", "pct_peak", "mflop_per_sample"]]
+          .round(1).to_string(index=False))
+    print("\nratios (target: trainer >= 85 % of peak and >= 1.5x the plain loop at batch >= 256):")
+    for batch in (256, 512):
+        t, p = rate[("mlp trainer", batch)], rate[("mlp plain DataLoader loop", batch)]
+        print(f"  batch {batch}: trainer {pct[('mlp trainer', batch)]:.0f} % of peak, {t / p:.2f}x the plain loop")
+    print(f"  8 runs as one batched model: {rate[('mlp 8 runs batched', 256)] / rate[('mlp 8 runs one by one', 256)]:.2f}x"
+          " the throughput of the same runs one by one")
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"bench_trainer-{args.threads}t-{args.clock}.csv"
+    df.to_csv(path, index=False, float_format="%.4g")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
