@@ -1,5 +1,10 @@
-"""The frame of the story: page config, navigation over pages/ in STORY.md's order and a sidebar
-saying what produced the numbers. Run: `streamlit run app.py`."""
+"""The frame of the story: page config, navigation over chapters/ in STORY.md's order and a sidebar
+saying what produced the numbers. Run: `streamlit run app.py`.
+
+The story lives in chapters/, not pages/: Streamlit treats a pages/ folder next to the entry script as a
+legacy multipage app until the first run of this script, so a visitor whose first request deep-links to
+a page (e.g. /training-time on a freshly started server) would get that page without this frame.
+"""
 from __future__ import annotations
 
 import sys
@@ -11,7 +16,7 @@ from explainer import artifacts as A
 from explainer.story import CHAPTERS
 from explainer.ui import DATASET_NAME
 
-st.set_page_config(page_title="Memorization in deep networks, measured", page_icon="🧠", layout="centered",
+st.set_page_config(layout="centered",  # each chapter sets its own tab title and icon via st.Page
                    initial_sidebar_state="auto")
 
 
@@ -43,7 +48,7 @@ def provenance_badge() -> None:
     st.sidebar.markdown("Reproduce everything: `dvc repro` · details on the last page.")
 
 
-pages = [st.Page(c.file, title=c.title, icon=c.icon, url_path=c.url, default=(i == 0)) for i, c in enumerate(CHAPTERS)]
+pages = [st.Page(c.file, title=c.title, icon=c.icon, url_path=c.url or None, default=not c.url) for c in CHAPTERS]
 page = st.navigation(pages, position="sidebar", expanded=True)
 provenance_badge()
 try:

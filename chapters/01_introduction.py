@@ -1,4 +1,6 @@
 """🎬 Introduction: two students, one honest and one parroting, and the exam that tells them apart."""
+from functools import partial
+
 import streamlit as st
 
 from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
@@ -56,7 +58,7 @@ st.markdown(
     "which is about what blind guessing among ten digits gets."
 )
 scale = P.scale({"studied real labels": P.BLUE, "studied shuffled labels": P.MAGENTA}, agg["model"])
-ui.chart(C.grouped_bars(agg, x="on", color="model", scale=scale, y_title="accuracy at the end of training"),
+ui.chart(partial(C.grouped_bars, agg, x="on", color="model", scale=scale, y_title="accuracy at the end of training"),
          caption=f"Accuracy after the last epoch, mean ± sd over {int(agg['n'].max())} seeds. Same MLP, same "
                  f"digits; only the labels it studied differ (random labels: p = {worst:g}).",
          data=agg, folder=FOLDER, key="intro-teaser")
@@ -84,4 +86,4 @@ st.markdown(
     "traces does memorizing leave behind, what makes a network more or less prone to it, and how can we "
     "push it towards the honest student?"
 )
-st.page_link("pages/02_what_is_memorization.py", label="Next: what memorization really is", icon="🧠")
+st.page_link("chapters/02_what_is_memorization.py", label="Next: what memorization really is", icon="🧠")

@@ -1,4 +1,6 @@
 """🧠 What is memorization? Storing the specifics vs finding the rule, shown on digits and accuracies."""
+from functools import partial
+
 import streamlit as st
 
 from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
@@ -61,7 +63,7 @@ else:
         "The training bars tell you how much got stored; only the validation bars tell you how much was understood."
     )
     scale = P.scale(P.KIND_COLOR, agg["condition"])
-    ui.chart(C.grouped_bars(agg, x="split", color="condition", scale=scale, y_title="accuracy after the last epoch"),
+    ui.chart(partial(C.grouped_bars, agg, x="split", color="condition", scale=scale, y_title="accuracy after the last epoch"),
              caption="Accuracy after the last epoch on the training set (as labelled, shuffled or not) and on clean "
                      f"validation digits, mean ± sd over seeds; random conditions at p = {max(full.values()):g}.",
              data=agg, folder=FOLDER, key="memo-gap")
@@ -92,4 +94,4 @@ else:
                   [f"first-layer unit {i} of the shuffled-label model" for i in range(16)], width=56)
     st.caption("First-layer weights of 16 hidden units of each network (seed 0), each scaled to its own range.")
 
-st.page_link("pages/03_factors.py", label="Next: what makes a model memorize", icon="📊")
+st.page_link("chapters/03_factors.py", label="Next: what makes a model memorize", icon="📊")

@@ -1,5 +1,7 @@
 """📊 Factors that make models memorize: capacity under noise (E3) and time to fit by width and by
 data size (E4)."""
+from functools import partial
+
 import streamlit as st
 
 from explainer import artifacts as A, charts as C, paper, palette as P, tidy as T, ui
@@ -11,6 +13,24 @@ st.markdown(
     "material** (answers that follow no pattern). Bigger is not automatically better, and how much bigger helps "
     "depends on the data. Two sweeps measure it."
 )
+
+
+@A.derived
+def capacity_table(folder: str):
+    """Best validation accuracy per width and level; the narrowest width within half a point of each level's best."""
+    summary = A.table(folder, "summary", numeric=["seed", "width", "p", "best_val_acc"])
+    agg = T.spread(summary.assign(level=summary["p"].map(P.p_name)), ["level", "p", "width"], "best_val_acc")
+    means = agg.pivot(index="width", columns="p", values="mean")
+    need = {p: int(means.index[(means[p] >= means[p].max() - 0.005).to_numpy()].min()) for p in means.columns}
+    return agg, means, need
+
+
+@A.derived
+def fit_times(folder: str, x: str):
+    """Normalised epochs to fit per condition and value of the swept axis `x`."""
+    summary = A.table(folder, "summary", needs=["kind"], numeric=["seed", x, "p", "fit_epoch", "normalised"])
+    summary = summary.assign(series=[P.kind_name(k, p) for k, p in zip(summary["kind"], summary["p"])])
+    return T.spread(summary, ["series", "p", x], "normalised")
 
 
 def capacity() -> None:
@@ -25,14 +45,10 @@ def capacity() -> None:
         "Noise kind", kinds, default=kinds[0], format_func=P.KIND_NAME.get, key="factors-kind", required=True)
     folder = f"e3/{kind}"
     try:
-        summary = A.table(folder, "summary", numeric=["seed", "width", "p", "best_val_acc"])
+        agg, means, need = capacity_table(folder)
     except A.Missing as err:
         ui.missing(err, "The capacity sweep")
         return
-    summary = summary.assign(level=summary["p"].map(P.p_name))
-    agg = T.spread(summary, ["level", "p", "width"], "best_val_acc")
-    means = agg.pivot(index="width", columns="p", values="mean")
-    need = {p: int(means.index[(means[p] >= means[p].max() - 0.005).to_numpy()].min()) for p in means.columns}
     top = max(means.columns)
     st.markdown(
         f"Best validation accuracy of the widest network ({int(means.index.max())} units): "
@@ -42,7 +58,7 @@ def capacity() -> None:
         "The grey diamonds are the paper's 4096-unit MLPs on all of MNIST."
     )
     ref = paper.CAPACITY_4096[paper.CAPACITY_4096["kind"] == kind].rename(columns={"best_val_acc": "mean"})
-    chart = C.by_level(agg, color="level", scale=P.p_scale(summary["p"]), x="width",
+    chart = partial(C.by_level, agg, color="level", scale=P.p_scale(agg["p"]), x="width",
                        x_title="hidden units per layer (log scale)", y_title="best validation accuracy",
                        y_domain=None, paper=ref, paper_y="mean", log_x=True)
     ui.chart(chart, caption=f"{P.KIND_NAME[kind].capitalize()}: best validation accuracy by width, one line per "
@@ -54,12 +70,10 @@ def convergence(item: str, x: str, x_title: str, heading: str, story: str) -> No
     st.markdown(story)
     folder = f"e4/{item}"
     try:
-        summary = A.table(folder, "summary", needs=["kind"], numeric=["seed", x, "p", "fit_epoch", "normalised"])
+        agg = fit_times(folder, x)
     except A.Missing as err:
         ui.missing(err, "The time-to-fit sweep")
         return
-    summary = summary.assign(series=[P.kind_name(k, p) for k, p in zip(summary["kind"], summary["p"])])
-    agg = T.spread(summary, ["series", "p", x], "normalised")
     if agg.empty:
         st.info("None of these runs fitted its training set within the epoch budget, so there is no time to compare.")
         return
@@ -69,7 +83,7 @@ def convergence(item: str, x: str, x_title: str, heading: str, story: str) -> No
     said = ", ".join(f"{s} {ui.num(means.at[s, biggest])}×" for s in means.index if means.at[s, biggest] == means.at[s, biggest])
     st.markdown(f"Relative time to fit at {x.replace('n_train', 'size')} = {int(biggest):,}: {said} "
                 "(1 = the time at the smallest setting).")
-    chart = C.by_level(agg, color="series", scale=P.scale(colours, agg["series"]), x=x, x_title=x_title,
+    chart = partial(C.by_level, agg, color="series", scale=P.scale(colours, agg["series"]), x=x, x_title=x_title,
                        y_title="epochs to fit, relative to the smallest", percent=False, y_domain=None, log_x=True)
     ui.chart(chart, caption="Epochs until training accuracy reaches 100 % on the labels as given, divided by the "
                             "time at the smallest setting of the same noise level; mean ± sd over seeds.",
@@ -86,4 +100,4 @@ convergence("size", "n_train", "training examples (log scale)", "📚 More homew
             "known already; noise examples are all strangers, so time to fit should grow much faster for them. "
             f"The paper: clean data at 50,000 examples needed {paper.CONVERGENCE_SIZE_CLEAN_50K:g}× the time of its "
             f"smallest set, noisy data {paper.CONVERGENCE_SIZE_NOISY_GROWTH[0]:g}–{paper.CONVERGENCE_SIZE_NOISY_GROWTH[1]:g}×. Ours:")
-st.page_link("pages/04_experiment_time.py", label="Next: the experiment itself", icon="🧪")
+st.page_link("chapters/04_experiment_time.py", label="Next: the experiment itself", icon="🧪")

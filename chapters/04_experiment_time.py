@@ -1,5 +1,9 @@
 """🧪 Experiment time: real labels vs random labels vs random inputs (E5 at full noise), and which
 examples are easy or hard across many one-epoch runs (E1)."""
+from functools import partial
+
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
@@ -13,15 +17,11 @@ st.markdown(
 )
 
 
-def learning_curves() -> None:
-    st.subheader("📈 Three training runs, side by side")
-    dataset = ui.dataset_picker("exp-dataset", "e5")
-    folder = f"e5/{dataset}"
-    try:
-        curves = A.table(folder, "curves", needs=["kind"], numeric=["seed", "p", "epoch", "train_acc", "val_acc"])
-    except A.Missing as err:
-        ui.missing(err, "The learning curves")
-        return
+@A.derived
+def three_runs(folder: str):
+    """Seed-mean curves of real data and both noise kinds at their highest level, when each passes 99 %
+    training accuracy, and the final validation accuracy."""
+    curves = A.table(folder, "curves", needs=["kind"], numeric=["seed", "p", "epoch", "train_acc", "val_acc"])
     full = {"none": 0.0, **{k: max(T.levels(curves, k)) for k in ("randY", "randX") if T.levels(curves, k)}}
     long = T.long_curves(T.at_level(curves, full), {"train_acc": "training set (as labelled)",
                                                     "val_acc": "validation (clean)"})
@@ -29,6 +29,31 @@ def learning_curves() -> None:
     train = agg[agg["metric"] == "training set (as labelled)"]
     fit_at = {c: T.first_fit(g, 0.99) for c, g in train.groupby("condition")}
     final_val = agg[agg["metric"] == "validation (clean)"].sort_values("epoch").groupby("condition")["mean"].last()
+    return agg, fit_at, final_val
+
+
+def verdict(fit_at: dict, final_val) -> str:
+    """One sentence on what the three runs show, worded from the numbers."""
+    real = fit_at.get("real", float("nan"))
+    noise = {c: e for c, e in fit_at.items() if c != "real"}
+    fitted = [c for c, e in noise.items() if e == e]
+    if not fitted:
+        return "Within this budget the network did not fit random data; the paper trained far longer."
+    slower = [c for c in fitted if real == real and noise[c] > real]
+    blind = all(final_val.get(c, 1.0) < 0.2 for c in noise)
+    return ("So random data *can* be fitted" + (f", {' and '.join(slower)} more slowly than real data" if slower else "")
+            + (", and what it learns from it does not carry over to new digits." if blind else "."))
+
+
+def learning_curves() -> None:
+    st.subheader("📈 Three training runs, side by side")
+    dataset = ui.dataset_picker("exp-dataset", "e5")
+    folder = f"e5/{dataset}"
+    try:
+        agg, fit_at, final_val = three_runs(folder)
+    except A.Missing as err:
+        ui.missing(err, "The learning curves")
+        return
     last = int(agg["epoch"].max())
     told = [f"**{c}** {'by epoch ' + str(int(e)) if e == e else 'not within ' + str(last) + ' epochs'}"
             for c, e in sorted(fit_at.items(), key=lambda kv: (kv[1] != kv[1], kv[1]))]
@@ -36,13 +61,35 @@ def learning_curves() -> None:
         "The dashed lines are training accuracy on the labels the network was given; the solid ones are accuracy "
         "on clean validation data. Training accuracy passes 99 % for " + ", ".join(told) + ". "
         f"Validation accuracy at the end: {', '.join(f'{c} {ui.pct(v)}' for c, v in final_val.items())}. "
-        "Random data *can* be fitted; it just takes the network longer, and it learns nothing that carries over."
+        + verdict(fit_at, final_val)
     )
-    chart = C.bands(agg, color="condition", scale=P.scale(P.KIND_COLOR, agg["condition"]), dash="metric",
+    chart = partial(C.bands, agg, color="condition", scale=P.scale(P.KIND_COLOR, agg["condition"]), dash="metric",
                     y_title="accuracy")
     ui.chart(chart, caption=f"{ui.DATASET_NAME[dataset]}: accuracy per epoch, mean ± sd over seeds (band). "
                             "Click a legend entry to highlight it.",
              data=agg, folder=folder, key=f"exp-curves-{dataset}")
+
+
+@A.derived
+def difficulty(folder: str) -> dict:
+    """Examples sorted by P(correct) per condition (x = share of examples, hardest last), the binomial
+    reference, and the numbers the prose quotes."""
+    ex = A.table(folder, "examples", needs=["condition"], numeric=["p_correct"])
+    share = np.linspace(0, 1, 201)  # the sorted curve at 201 points is all a chart can show
+
+    def curve(name, values):
+        return pd.DataFrame({"condition": name, "share": share, "p_correct": np.quantile(values, 1 - share)})
+
+    curves = [curve(cond, g["p_correct"].to_numpy()) for cond, g in ex.groupby("condition")]
+    try:
+        curves.append(curve("binomial reference", A.table(folder, "binomial", numeric=["p_correct"])["p_correct"]))
+    except A.Missing:
+        pass
+    sorted_ = pd.concat(curves, ignore_index=True)
+    sorted_["condition"] = sorted_["condition"].map({"real": "real", "randX": "random inputs", "randY": "random labels"}
+                                                    ).fillna(sorted_["condition"])
+    q = ex.groupby("condition")["p_correct"].quantile([0.05, 0.5, 0.95, 0.99]).unstack()
+    return {"sorted": sorted_, "quantiles": q, "means": ex.groupby("condition")["p_correct"].mean()}
 
 
 def easy_and_hard() -> None:
@@ -53,14 +100,41 @@ def easy_and_hard() -> None:
         "patterns, some examples should be learned almost every time and others almost never; if they memorize "
         "one example at a time, all examples should look alike."
     )
+    folder = "e1/mnist10k"
     try:
-        examples = A.table("e1/mnist10k", "examples", needs=["condition"], numeric=["rank", "p_correct"])
+        d = difficulty(folder)
     except A.Missing as err:
         ui.missing(err, "The easy-versus-hard experiment (E1)")
         return
-    st.dataframe(examples.head())
+    q, means = d["quantiles"], d["means"]
+    parts = []
+    if "real" in q.index:
+        parts.append(f"On **real** digits P(correct) runs from {ui.pct(q.at['real', 0.05])} (5th percentile) to "
+                     f"{ui.pct(q.at['real', 0.95])} (95th): some digits are easy, some are hard.")
+    if "randX" in means.index:
+        parts.append(f"With **random inputs** every example sits near the same value (mean {ui.pct(means['randX'])}), "
+                     "on the curve you would get from pure chance (the grey binomial reference).")
+    if "randY" in q.index:
+        parts.append(f"**Random labels** reach {ui.pct(q.at['randY', 0.99])} at the 99th percentile: a few examples "
+                     "whose random label happens to match their look get learned early.")
+    st.markdown(" ".join(parts))
+    colours = {**P.KIND_COLOR, "binomial reference": P.GREY}
+    data = d["sorted"]
+    ui.chart(partial(C.sorted_curves, data, colours),
+             caption="Share of one-epoch runs that classify each training example correctly, examples sorted from "
+                     "easiest to hardest, per condition; grey: a binomial reference with the random-input mean.",
+             data=data, folder=folder, key="exp-easy-hard")
+    try:
+        gallery = A.arrays(folder, "gallery", needs=["images"])
+    except A.Missing:
+        return
+    n = min(12, len(gallery["images"]))
+    caps = [f"P(correct) {gallery['p_correct'][i]:.2f}" for i in range(n)] if "p_correct" in gallery else None
+    st.markdown("Some of the digits at the two ends (real labels):")
+    ui.digits(gallery["images"][:n], caps, [f"training digit, {c}" if caps else "training digit" for c in (caps or [""] * n)],
+              width=72)
 
 
 learning_curves()
 easy_and_hard()
-st.page_link("pages/05_regularization.py", label="Next: putting the model on a diet", icon="🛑")
+st.page_link("chapters/05_regularization.py", label="Next: putting the model on a diet", icon="🛑")

@@ -1,9 +1,43 @@
-"""🦸 Data augmentation: exercise for the model. Rotations, pixel noise and colour/intensity jitter
+"""🦸 Data augmentation: exercise for the model. Rotations, pixel noise and intensity/colour jitter
 make every epoch show slightly different pictures; how does that slow the fitting of random labels and
 change clean accuracy?"""
+from functools import partial
+
+import pandas as pd
 import streamlit as st
 
 from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
+
+SUMMARY = dict(needs=["augment", "labels"], numeric=["seed", "strength", "final_train_acc", "best_val_acc"])
+
+
+def setting(augment: str, strength: float) -> str:
+    return "none" if augment == "none" else f"{P.AUG_NAME.get(augment, augment)} {strength:g}"
+
+
+@A.derived
+def outcomes(folder: str) -> dict:
+    """Per augmentation setting: random-label training accuracy (memorized) and real-label best validation
+    accuracy (generalized), mean ± sd over seeds."""
+    s = A.table(folder, "summary", **SUMMARY)
+    s = s.assign(setting=[setting(a, v) for a, v in zip(s["augment"], s["strength"])])
+    rnd = s[s["labels"] == "random"].assign(measure="random labels: training accuracy", acc=lambda d: d["final_train_acc"])
+    real = s[s["labels"] == "real"].assign(measure="real labels: best validation accuracy", acc=lambda d: d["best_val_acc"])
+    agg = T.spread(pd.concat([rnd, real], ignore_index=True), ["setting", "measure"], "acc")
+    order = ["none"] + sorted(set(agg["setting"]) - {"none"})
+    return {"agg": agg, "order": order, "table": agg.pivot(index="setting", columns="measure", values="mean")}
+
+
+@A.derived
+def random_label_curves(folder: str):
+    c = A.table(folder, "curves", needs=["augment", "labels"], numeric=["seed", "strength", "epoch", "train_acc"])
+    rand = c[c["labels"] == "random"].copy()
+    rand["family"] = rand["augment"].map(lambda a: P.AUG_NAME.get(a, a))
+    rand["strength_rank"] = rand.groupby("augment")["strength"].rank(method="dense").map(
+        lambda r: "weaker" if r == 1 else "stronger")
+    rand.loc[rand["augment"] == "none", "strength_rank"] = "weaker"
+    return T.spread(rand, ["family", "strength_rank", "strength", "epoch"], "train_acc")
+
 
 st.title("🦸 Data augmentation: a workout for the model")
 st.markdown(
@@ -17,62 +51,58 @@ st.markdown(
 dataset = ui.dataset_picker("aug-dataset", "augment")
 folder = f"augment/{dataset}"
 try:
-    summary = A.table(folder, "summary", needs=["labels", "augment"], numeric=["seed", "final_train_acc", "best_val_acc"])
+    out = outcomes(folder)
 except A.Missing as err:
     ui.missing(err, "The augmentation experiment")
     st.stop()
 
 try:
-    gallery = A.arrays(folder, "gallery", needs=["images"])
+    gallery = A.arrays(folder, "augment_gallery", needs=["images", "augmented", "augment", "strength"])
 except A.Missing:
     gallery = None
 if gallery is not None:
-    st.subheader("🤸 The same digit, stretched")
-    names = gallery.get("augment", gallery.get("name"))
-    caps = [str(n) for n in names] if names is not None and len(names) == len(gallery["images"]) else None
-    ui.digits(gallery["images"][:16], caps, [f"augmented training image ({c})" if caps else "augmented training image"
-                                             for c in (caps or [""] * len(gallery["images"][:16]))], width=84)
-    st.caption("Training images as the network sees them under each augmentation (one random draw).")
+    st.subheader("🤸 The same digits, stretched")
+    n = min(6, gallery["images"].shape[0])
+    ui.digits(gallery["images"][:n], ["original"] * n, [f"original training image {i + 1}" for i in range(n)], width=64)
+    for k, (aug, strength) in enumerate(zip(gallery["augment"], gallery["strength"])):
+        name = setting(str(aug), float(strength))
+        ui.digits(gallery["augmented"][k, 0, :n], [name] * n, [f"training image {i + 1} under {name}" for i in range(n)],
+                  width=64)
+    st.caption("The first few training images as the network sees them: the original, then one random draw of each "
+               "augmentation setting (a new draw every time the image comes round).")
 
 st.subheader("🏃 Memorizing while the pictures move")
-rows = summary.melt(id_vars=["augment", "seed", "labels"], value_vars=["final_train_acc", "best_val_acc"],
-                    var_name="measure", value_name="acc")
-rows = rows[((rows["labels"] == "random") & (rows["measure"] == "final_train_acc"))
-            | ((rows["labels"] == "real") & (rows["measure"] == "best_val_acc"))]
-rows["measure"] = rows["labels"].map({"random": "random labels: training accuracy",
-                                      "real": "real labels: best validation accuracy"})
-agg = T.spread(rows, ["augment", "measure"], "acc")
-table = agg.pivot(index="augment", columns="measure", values="mean")
+table = out["table"]
 mem = table.get("random labels: training accuracy")
+gen = table.get("real labels: best validation accuracy")
 if mem is not None and "none" in mem.index:
-    slower = [a for a in mem.index if a != "none" and mem[a] < mem["none"]]
+    others = mem.drop("none")
+    slower = others[others < mem["none"]].sort_values()
     st.markdown(
         f"Without augmentation the network fits **{ui.pct(mem['none'])}** of the random labels by the end. "
-        + (f"With augmentation it fits less: " + ", ".join(f"{a} {ui.pct(mem[a])}" for a in slower) + ". "
-           if slower else "None of the augmentations lowered that here. ")
-        + "On real labels the best validation accuracy reads: "
-        + ", ".join(f"{a} {ui.pct(v)}" for a, v in table.get("real labels: best validation accuracy", {}).items()) + "."
+        + (f"With augmentation it fits less: " + ", ".join(f"{a} {ui.pct(v)}" for a, v in slower.items()) + ". "
+           if len(slower) else "None of the augmentations lowered that here. ")
+        + ("On real labels the best validation accuracy moves from " + ui.pct(gen["none"])
+           + " without augmentation to between " + ui.pct(gen.drop("none").min()) + " and "
+           + ui.pct(gen.drop("none").max()) + " with it." if gen is not None and "none" in gen.index and len(gen) > 1 else "")
     )
 scale = P.scale({"random labels: training accuracy": P.MAGENTA, "real labels: best validation accuracy": P.TEAL},
-                agg["measure"])
-ui.chart(C.grouped_bars(agg, x="augment", color="measure", scale=scale, y_title="accuracy"),
-         caption="Per augmentation: training accuracy reached on random labels (memorization, lower = harder to "
-                 "cram) and best validation accuracy with real labels (generalization); mean ± sd over seeds.",
-         data=agg, folder=folder, key=f"aug-bars-{dataset}")
+                out["agg"]["measure"])
+ui.chart(partial(C.grouped_bars, out["agg"], x="setting", color="measure", scale=scale, y_title="accuracy",
+                 x_order=out["order"]),
+         caption="Per augmentation setting: training accuracy reached on random labels (memorization; lower = harder "
+                 "to cram) and best validation accuracy with real labels (generalization); mean ± sd over seeds.",
+         data=out["agg"], folder=folder, key=f"aug-bars-{dataset}")
 
 try:
-    curves = A.table(folder, "curves", needs=["labels", "augment"], numeric=["seed", "epoch", "train_acc"])
+    agg = random_label_curves(folder)
 except A.Missing as err:
     ui.missing(err, "The augmentation learning curves")
 else:
-    rand = curves[curves["labels"] == "random"]
-    agg_t = T.spread(rand, ["augment", "epoch"], "train_acc")
-    colours = {a: c for a, c in zip(sorted(agg_t["augment"].unique()), [P.GREY, P.TEAL, P.CYAN, P.ORANGE, P.BLUE, P.RED])}
-    colours["none"] = P.GREY
-    ui.chart(C.bands(agg_t, color="augment", scale=P.scale(colours, agg_t["augment"]),
+    ui.chart(partial(C.bands, agg, color="family", scale=P.scale(P.AUG_COLOR, agg["family"]), dash="strength_rank",
                      y_title="training accuracy, random labels"),
-             caption="Training accuracy on random labels per epoch for each augmentation (mean ± sd over seeds): "
-                     "the flatter the line, the harder the cramming.", data=agg_t, folder=folder,
-             key=f"aug-curves-{dataset}")
+             caption="Training accuracy on random labels per epoch for each augmentation (solid: the weaker setting, "
+                     "dashed: the stronger), mean ± sd over seeds: the flatter the line, the harder the cramming.",
+             data=agg, folder=folder, key=f"aug-curves-{dataset}")
 
-st.page_link("pages/07_memorization_vs_generalization.py", label="Next: the big match", icon="🤼")
+st.page_link("chapters/07_memorization_vs_generalization.py", label="Next: the big match", icon="🤼")

@@ -1,8 +1,48 @@
 """⏳ Training time: with noisy labels, validation accuracy peaks before the noise is fitted (E5 randY),
 so stopping early keeps the patterns and skips the memorizing."""
+from functools import partial
+
 import streamlit as st
 
 from explainer import artifacts as A, charts as C, paper, palette as P, tidy as T, ui
+
+CURVES = dict(needs=["kind"], numeric=["seed", "p", "epoch", "train_acc_clean", "train_acc_corrupted", "val_acc"])
+
+
+@A.derived
+def noise_levels(folder: str) -> list[float]:
+    """The randY levels worth a slider: partial noise first (p = 1 has no clean examples to keep)."""
+    levels = T.levels(A.table(folder, "curves", **CURVES), "randY")
+    return [p for p in levels if p < 1.0] or levels
+
+
+@A.derived
+def timeline(folder: str, p: float) -> dict:
+    """Seed-mean curves of one randY level and where early stopping would stop."""
+    runs = T.at_level(A.table(folder, "curves", **CURVES), {"randY": p})
+    long = T.long_curves(runs, {"train_acc_clean": "clean training examples",
+                                "train_acc_corrupted": "relabelled training examples",
+                                "val_acc": "validation (clean)"})
+    agg = T.spread(long, ["metric", "epoch"], "accuracy")
+    stop = T.early_stop(agg[agg["metric"] == "validation (clean)"])
+    noise = agg[agg["metric"] == "relabelled training examples"].set_index("epoch")["mean"]
+    seconds = runs.groupby("epoch")["seconds"].mean() if "seconds" in runs else None
+    saved = float(seconds.iloc[-1] - seconds.get(stop["best_epoch"], 0.0)) if seconds is not None else float("nan")
+    return {"agg": agg, "stop": stop, "noise_at_stop": noise.get(stop["best_epoch"]), "noise_end": noise.iloc[-1],
+            "saved_s": saved}
+
+
+@A.derived
+def peaks(folder: str) -> dict:
+    """Best and last-epoch validation accuracy per randY level (p = 0: clean)."""
+    summary = A.table(folder, "summary", needs=["kind"], numeric=["seed", "p", "best_val_acc", "final_val_acc"])
+    rows = summary[summary["kind"].isin(["none", "randY"])].melt(
+        id_vars=["seed", "p"], value_vars=["best_val_acc", "final_val_acc"], var_name="when", value_name="acc")
+    rows["when"] = rows["when"].map({"best_val_acc": "best epoch", "final_val_acc": "last epoch"})
+    agg = T.spread(rows, ["when", "p"], "acc")
+    gaps = agg.pivot(index="p", columns="when", values="mean")
+    return {"agg": agg, "gap": gaps["best epoch"] - gaps["last epoch"], "gaps": gaps}
+
 
 st.title("⏳ Knowing when to put the pencil down")
 st.markdown(
@@ -15,12 +55,10 @@ st.markdown(
 dataset = ui.dataset_picker("time-dataset", "e5")
 folder = f"e5/{dataset}"
 try:
-    curves = A.table(folder, "curves", needs=["kind"], numeric=["seed", "p", "epoch", "train_acc_clean",
-                                                               "train_acc_corrupted", "val_acc"])
+    noisy = noise_levels(folder)
 except A.Missing as err:
     ui.missing(err, "The training-time curves")
     st.stop()
-noisy = [p for p in T.levels(curves, "randY") if p < 1.0] or T.levels(curves, "randY")
 if not noisy:
     ui.missing(A.Missing(f"`artifacts/{folder}/curves.csv` has no random-label (randY) runs", folder),
                "The training-time curves")
@@ -29,61 +67,53 @@ if not noisy:
 st.subheader("📉 The rise and fall of validation accuracy")
 p = st.select_slider("Share of training labels shuffled (p)", options=noisy, value=noisy[len(noisy) // 2],
                      format_func=lambda v: f"{v:.0%}", key="time-p")
-runs = T.at_level(curves, {"randY": p})
-long = T.long_curves(runs, {"train_acc_clean": "clean training examples",
-                            "train_acc_corrupted": "relabelled training examples", "val_acc": "validation (clean)"})
-agg = T.spread(long, ["metric", "epoch"], "accuracy")
-stop = T.early_stop(agg[agg["metric"] == "validation (clean)"])
-noise_curve = agg[agg["metric"] == "relabelled training examples"].set_index("epoch")["mean"]
-seconds = runs.groupby("epoch")["seconds"].mean() if "seconds" in runs else None
-saved_s = (seconds.iloc[-1] - seconds.get(stop["best_epoch"], 0.0)) if seconds is not None else float("nan")
-
+run = timeline(folder, p)
+agg, stop = run["agg"], run["stop"]
+falls = stop["final"] < stop["best"] - 0.005
 st.markdown(
     f"With {p:.0%} of the labels shuffled, validation accuracy tops out at **{ui.pct(stop['best'], 1)} in epoch "
-    f"{stop['best_epoch']}**, when the network agrees with only {ui.pct(noise_curve.get(stop['best_epoch']), 0)} of "
-    f"the shuffled labels. Training on to epoch {stop['last_epoch']} drives that agreement to "
-    f"{ui.pct(noise_curve.iloc[-1], 0)} and validation accuracy down to **{ui.pct(stop['final'], 1)}**: every "
-    "extra epoch buys memory, not understanding."
+    f"{stop['best_epoch']}**, when the network agrees with only {ui.pct(run['noise_at_stop'])} of the shuffled "
+    f"labels. Training on to epoch {stop['last_epoch']} drives that agreement to {ui.pct(run['noise_end'])} and "
+    f"validation accuracy {'down ' if falls else ''}to **{ui.pct(stop['final'], 1)}**"
+    + (": every extra epoch buys memory, not understanding." if falls else ".")
 )
 left, mid, right = st.columns(3)
 left.metric("🛑 Best epoch to stop", stop["best_epoch"])
 mid.metric("Validation kept", ui.pct(stop["best"], 1), delta=f"{100 * (stop['best'] - stop['final']):+.1f} pts vs the end")
 right.metric("Training skipped", ui.pct(stop["saved_share"]), help="Share of the epochs that would not be trained"
-             + (f" (≈ {saved_s:.0f} s of this run's wall-clock)" if saved_s == saved_s else ""))
+             + (f" (≈ {run['saved_s']:.0f} s of this run's wall-clock)" if run["saved_s"] == run["saved_s"] else ""))
 
-chart = C.epoch_marker(
-    C.bands(agg, color="metric", scale=P.scale(P.SPLIT_COLOR, agg["metric"]), y_title="accuracy"),
-    stop["best_epoch"], f"stop here: {ui.pct(stop['best'], 1)}")
-ui.chart(chart, caption=f"{ui.DATASET_NAME[dataset]}, random labels at p = {p:g}: accuracy on the training examples "
-                        "that kept their label, on those whose label was shuffled (agreement with the shuffled "
-                        "label), and on clean validation data; mean ± sd over seeds. The dashed rule marks the "
-                        "epoch of best mean validation accuracy.",
+
+def marked_curves():
+    curves = C.bands(agg, color="metric", scale=P.scale(P.SPLIT_COLOR, agg["metric"]), y_title="accuracy")
+    return C.epoch_marker(curves, stop["best_epoch"], f"stop here: {ui.pct(stop['best'], 1)}")
+
+
+ui.chart(marked_curves, caption=f"{ui.DATASET_NAME[dataset]}, random labels at p = {p:g}: accuracy on the training "
+                                "examples that kept their label, on those whose label was shuffled (agreement with the "
+                                "shuffled label), and on clean validation data; mean ± sd over seeds. The dashed rule "
+                                "marks the epoch of best mean validation accuracy.",
          data=agg, folder=folder, key=f"time-curves-{dataset}-{p:g}")
 
 st.subheader("🏔️ Peak vs finish, for every noise level")
 try:
-    summary = A.table(folder, "summary", needs=["kind"], numeric=["seed", "p", "best_val_acc", "final_val_acc"])
+    peak = peaks(folder)
 except A.Missing as err:
     ui.missing(err, "The peak-versus-finish summary")
 else:
-    rows = summary[summary["kind"].isin(["none", "randY"])].melt(
-        id_vars=["seed", "p"], value_vars=["best_val_acc", "final_val_acc"], var_name="when", value_name="acc")
-    rows["when"] = rows["when"].map({"best_val_acc": "best epoch", "final_val_acc": "last epoch"})
-    peak = T.spread(rows, ["when", "p"], "acc")
-    gaps = peak.pivot(index="p", columns="when", values="mean")
-    widest = (gaps["best epoch"] - gaps["last epoch"]).idxmax()
+    gap, gaps = peak["gap"], peak["gaps"]
     st.markdown(
         "Repeat for every noise level and compare the best validation accuracy with the one at the end of "
-        f"training. The gap grows with the noise; here it is widest at p = {widest:g} "
-        f"({ui.pct(gaps.at[widest, 'best epoch'], 1)} at the peak vs {ui.pct(gaps.at[widest, 'last epoch'], 1)} at the "
-        "end). The grey diamonds are the paper's MNIST numbers after 100 epochs."
+        f"training. The gap is smallest at p = {gap.idxmin():g} ({100 * gap.min():.1f} points) and widest at "
+        f"p = {gap.idxmax():g}: {ui.pct(gaps.at[gap.idxmax(), 'best epoch'], 1)} at the peak against "
+        f"{ui.pct(gaps.at[gap.idxmax(), 'last epoch'], 1)} at the end. The grey diamonds are the paper's MNIST "
+        "numbers after 100 epochs."
     )
     ref = paper.VAL_MNIST_RANDY.melt(id_vars=["p"], value_vars=["best_val_acc", "final_val_acc"], value_name="mean")
-    scale = P.scale({"best epoch": P.TEAL, "last epoch": P.MAGENTA}, peak["when"])
-    chart = C.by_level(peak, color="when", scale=scale, y_title="validation accuracy",
-                       paper=ref if dataset.startswith("mnist") else None, paper_y="mean")
-    ui.chart(chart, caption="Validation accuracy at its best epoch and at the last epoch, per share of shuffled "
-                            "labels (p = 0: clean), mean ± sd over seeds.",
-             data=peak, folder=folder, key=f"time-peak-{dataset}")
+    scale = P.scale({"best epoch": P.TEAL, "last epoch": P.MAGENTA}, peak["agg"]["when"])
+    ui.chart(partial(C.by_level, peak["agg"], color="when", scale=scale, y_title="validation accuracy",
+                     paper=ref if dataset.startswith("mnist") else None, paper_y="mean"),
+             caption="Validation accuracy at its best epoch and at the last epoch, per share of shuffled labels "
+                     "(p = 0: clean), mean ± sd over seeds.", data=peak["agg"], folder=folder, key=f"time-peak-{dataset}")
 
-st.page_link("pages/09_model_design.py", label="Next: designing against memorization", icon="🏗️")
+st.page_link("chapters/09_model_design.py", label="Next: designing against memorization", icon="🏗️")

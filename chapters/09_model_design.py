@@ -1,9 +1,10 @@
 """🏗️ Implications for model design: an explorer over every measured grid (E3, E4, E5, E6). Pick a
 width, a data size, a noise level and a regularizer; see what the nearest measured runs say."""
-import altair as alt
+from functools import partial
+
 import streamlit as st
 
-from explainer import explore as X, palette as P, ui
+from explainer import artifacts as A, charts as C, explore as X, palette as P, ui
 
 st.title("🏗️ Designing against memorization")
 st.markdown(
@@ -14,15 +15,15 @@ st.markdown(
     "closest and how it differs: no interpolation, no made-up numbers."
 )
 
-grid, problems = X.load_grid()
-if grid.empty:
-    ui.missing(problems[0], "The design explorer")
+table, problems = X.measured()
+if table.empty:
+    ui.missing(A.Missing("none of the measured grids (E3, E4, E5, E6) has a summary yet", problems[0]),
+               "The design explorer")
     st.stop()
 if problems:
     st.caption("Grids not measured yet (the explorer uses the rest): "
-               + ", ".join(f"`artifacts/{e.folder}`" for e in problems) + ".")
+               + ", ".join(f"`artifacts/{folder}`" for folder in problems) + ".")
 
-table = X.configs(grid)
 nets = sorted({f"{d}|{a}" for d, a in zip(table["dataset"], table["arch"])}, key=lambda n: (not n.startswith("mnist"), n))
 label = {n: f"{n.split('|')[1].upper()} on {ui.DATASET_NAME.get(n.split('|')[0], n.split('|')[0])}" for n in nets}
 chosen = nets[0] if len(nets) == 1 else st.segmented_control(
@@ -49,7 +50,7 @@ strength = levels[0] if len(levels) < 2 else right.select_slider("Strength", lev
 want = {"width": width, "n_train": n_train, "kind": kind, "p": p, "regularizer": reg, "strength": float(strength)}
 
 st.subheader("📋 What the runs say")
-found = X.answer(table, want)
+found, close = X.lookup(net[0], net[1], **want)
 if "best_val_acc" not in found:
     st.info("No stage on this network measured validation accuracy yet; run `dvc repro` for E3 or E5.")
     st.stop()
@@ -79,7 +80,6 @@ st.markdown(f"At its best epoch the nearest measured network reaches **{ui.pct(b
             f"validation data (± {ui.pct(best['best_val_sd'], 1)} over seeds) while fitting "
             f"{ui.pct(best['final_train_acc'])} of its training labels as given.")
 
-close = X.nearest(table, want, k=3)
 shown = close[[*X.SETTINGS, "best_val_acc", "final_train_acc", "fit_epoch", "seeds", "distance"]].copy()
 with st.expander("The three nearest measured configurations"):
     st.dataframe(shown, hide_index=True, width="stretch",
@@ -88,25 +88,13 @@ with st.expander("The three nearest measured configurations"):
 
 slice_ = table[(table["source"] == best["source"]) & (table["regularizer"] == best["regularizer"])
                & (table["n_train"] == best["n_train"])].copy()
-slice_["you"] = (slice_[X.SETTINGS].astype(str).agg("|".join, axis=1)
-                 == "|".join(best[X.SETTINGS].astype(str)))
+slice_["your_pick"] = (slice_[X.SETTINGS].astype(str).agg("|".join, axis=1)
+                       == "|".join(best[X.SETTINGS].astype(str)))
 slice_["series"] = [P.kind_name(k) for k in slice_["kind"]]
-pick = alt.selection_point(fields=["series"], bind="legend")
-chart = alt.Chart(slice_).mark_point(filled=True).encode(
-    x=alt.X("width:Q", scale=alt.Scale(type="log", base=2), title=f"width ({unit}, log scale)"),
-    y=alt.Y("best_val_acc:Q", title="best validation accuracy", axis=alt.Axis(format="%"), scale=alt.Scale(zero=False)),
-    color=alt.Color("p:Q", scale=alt.Scale(domain=[0, 1], range=[P.p_color(0), P.p_color(0.5), P.p_color(1)]),
-                    title="noise p"),
-    shape=alt.Shape("series:N", legend=alt.Legend(orient="bottom", title=None)),
-    size=alt.condition("datum.you", alt.value(320), alt.value(70)),
-    stroke=alt.condition("datum.you", alt.value("#999999"), alt.value(None)),
-    opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
-    tooltip=["source:N", "width:Q", "n_train:Q", "kind:N", "p:Q", "regularizer:N", "strength:Q",
-             alt.Tooltip("best_val_acc:Q", format=".1%"), alt.Tooltip("final_train_acc:Q", format=".1%"), "seeds:Q"],
-).add_params(pick).properties(height=300)
-ui.chart(chart, caption=f"Every configuration measured by {best['source']} with {int(best['n_train']):,} training "
-                        "examples and the same regularizer: best validation accuracy against width, coloured by noise "
-                        "level; the large ringed point is the one answering your question.",
-         data=slice_.drop(columns=["you"]), folder=str(best["folder"]), key="design-slice")
+ui.chart(partial(C.design_slice, slice_, unit),
+         caption=f"Every configuration measured by {best['source']} with {int(best['n_train']):,} training examples "
+                 "and the same regularizer: best validation accuracy against width, coloured by noise level; the "
+                 "large ringed point is the one answering your question.",
+         data=slice_, folder=str(best["folder"]), key=f"design-slice-{unit}")
 
-st.page_link("pages/10_conclusion.py", label="Next: the scoreboard", icon="🎉")
+st.page_link("chapters/10_conclusion.py", label="Next: the scoreboard", icon="🎉")

@@ -1,9 +1,10 @@
 """🎉 Conclusion: the scoreboard. Each claim of the paper, our measured numbers, and whether our runs
 reproduce it, as decided by a written rule in training/stages/claims.py (never typed in)."""
-import altair as alt
+from functools import partial
+
 import streamlit as st
 
-from explainer import artifacts as A, palette as P, ui
+from explainer import artifacts as A, charts as C, palette as P, ui
 
 FOLDER = "claims"
 VERDICTS = ["reproduced", "partly", "not reproduced", "not run"]
@@ -31,15 +32,9 @@ st.markdown("Of the paper's **{}** experimental claims: ".format(len(tested))
             + ", ".join(f"{BADGE[v]} **{n}** {v}" for v, n in counts.items()) + ".")
 
 tally = counts.rename_axis("verdict").reset_index(name="claims")
-tally["order"] = range(len(tally))
-bar = alt.Chart(tally).mark_bar(height=28).encode(
-    x=alt.X("claims:Q", stack="zero", title="experimental claims", axis=alt.Axis(tickMinStep=1)),
-    color=alt.Color("verdict:N", scale=alt.Scale(domain=VERDICTS, range=[COLOR[v] for v in VERDICTS]),
-                    legend=alt.Legend(orient="bottom", direction="horizontal", columns=2, title=None)),
-    order=alt.Order("order:Q"), tooltip=["verdict:N", "claims:Q"]).properties(height=70)
-ui.chart(bar, caption="How many of the paper's experimental claims our runs reproduce, partly reproduce, do not "
-                      "reproduce, or could not test yet (their stage has not run).",
-         data=tally.drop(columns="order"), folder=FOLDER, key="scoreboard-tally")
+ui.chart(partial(C.verdict_bar, tally, COLOR),
+         caption="How many of the paper's experimental claims our runs reproduce, partly reproduce, do not reproduce, "
+                 "or could not test yet (their stage has not run).", data=tally, folder=FOLDER, key="scoreboard-tally")
 
 st.subheader("🏆 The four big conclusions")
 for _, row in claims[claims["kind"] == "conclusion"].iterrows():
@@ -64,4 +59,4 @@ st.markdown(
     + ".  \n**Still open or only partly there:** " + ("; ".join(open_) if open_ else "nothing") + ". "
     "A grey grade means its experiment has not run yet; `dvc repro` fills it in."
 )
-st.page_link("pages/11_final_thoughts.py", label="Last stop: final thoughts and how to reproduce all of this", icon="🏁")
+st.page_link("chapters/11_final_thoughts.py", label="Last stop: final thoughts and how to reproduce all of this", icon="🏁")

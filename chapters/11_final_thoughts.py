@@ -56,6 +56,6 @@ st.markdown(
     "fetched with `python -m training.data get cifar10`.\n"
     f"- **The paper**: {paper.CITATION}, [{paper.LINK}]({paper.LINK}). Its numbers appear on our charts as grey "
     "diamonds; every sentence of this app is our own.\n"
-    "- **This app**: Streamlit pages in `pages/`, chart code in `explainer/`, the science in `training/`."
+    "- **This app**: Streamlit pages in `chapters/` (the frame is `app.py`), chart code in `explainer/`, the science in `training/`."
 )
 st.markdown("Thanks for reading to the end. May your networks generalize and your students understand. 🎓")

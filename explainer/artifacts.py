@@ -10,10 +10,12 @@ development point it at a scratch copy).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -122,3 +124,38 @@ def manifests() -> dict[str, dict]:
 
 def available(folder: str, name: str, ext: str = "csv") -> bool:
     return (root() / folder / f"{name}.{ext}").is_file()
+
+
+def generation() -> tuple[str, int, int]:
+    """A stamp that changes whenever any artifact file is written, added or removed (newest mtime, count)."""
+    base = root()
+    newest, count = 0, 0
+    for folder, _, files in os.walk(base):
+        for name in files:
+            try:
+                newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime_ns)
+                count += 1
+            except OSError:
+                continue
+    return str(base), newest, count
+
+
+_DERIVED: dict[str, Callable] = {}
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _derived(name: str, stamp: tuple, args: tuple, kwargs: tuple):
+    return _DERIVED[name](*args, **dict(kwargs))
+
+
+def derived(fn: Callable) -> Callable:
+    """Caches a page's data shaping (a function of artifacts and a few plain arguments) until any artifact
+    changes, so a rerun costs a dictionary lookup instead of pandas work. Errors (Missing) are not cached."""
+    name = f"{fn.__code__.co_filename}:{fn.__qualname__}"
+    _DERIVED[name] = fn
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return _derived(name, generation(), args, tuple(sorted(kwargs.items())))
+
+    return wrapper

@@ -9,13 +9,14 @@ import pandas as pd
 
 from . import palette as P
 
-HEIGHT = 300
+HEIGHT = 260  # px of plot; axes and legend come on top
 PCT = alt.Axis(format="%")
 
 
 def _legend(title=None, columns: int = 2) -> alt.Legend:
     # below the plot and wrapped, so a 390-px phone never scrolls sideways
-    return alt.Legend(title=title, orient="bottom", direction="horizontal", columns=columns, labelLimit=220)
+    return alt.Legend(title=title, orient="bottom", direction="horizontal", columns=columns, labelLimit=220,
+                      symbolOpacity=1, offset=8)
 
 
 def _tips(color: str, x: str, x_title: str, extra=()) -> list:
@@ -25,24 +26,25 @@ def _tips(color: str, x: str, x_title: str, extra=()) -> list:
 
 
 def bands(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x: str = "epoch",
-          x_title: str = "epoch", dash: str | None = None, percent: bool = True, y_domain=(0, 1)) -> alt.LayerChart:
+          x_title: str = "epoch", dash: str | None = None, percent: bool = True, y_domain=(0, 1),
+          log_x: bool = False) -> alt.LayerChart:
     """Mean lines with a ± sd band per `color` (and `dash`) group; legend click highlights a series."""
     pick = alt.selection_point(fields=[color], bind="legend")
+    hue = alt.Color(f"{color}:N", scale=scale, legend=_legend())  # one legend, shared by every layer
     detail = [alt.Detail(f"{dash}:N")] if dash else []
-    base = alt.Chart(agg).encode(x=alt.X(f"{x}:Q", title=x_title))
+    x_scale = alt.Scale(type="log", nice=False) if log_x else alt.Scale(nice=False)
+    base = alt.Chart(agg).encode(x=alt.X(f"{x}:Q", title=x_title, scale=x_scale), color=hue)
     y_scale = alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=False)
     y = alt.Y("mean:Q", title=y_title, axis=PCT if percent else alt.Axis(), scale=y_scale)
     band = base.mark_area(interpolate="monotone").encode(
-        *detail, y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q", color=alt.Color(f"{color}:N", scale=scale, legend=None),
+        *detail, y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q",
         opacity=alt.condition(pick, alt.value(0.18), alt.value(0.03)))
     dash_enc = alt.StrokeDash(f"{dash}:N", legend=_legend(columns=1)) if dash else alt.StrokeDash()
     extra = [alt.Tooltip(f"{dash}:N", title="measured on")] if dash else []
     line = base.mark_line(strokeWidth=2.2).encode(
-        y=y, color=alt.Color(f"{color}:N", scale=scale, legend=_legend()), strokeDash=dash_enc,
-        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)))
+        y=y, strokeDash=dash_enc, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)))
     dots = base.mark_point(filled=True, size=28).encode(
-        y=y, color=alt.Color(f"{color}:N", scale=scale, legend=None),
-        opacity=alt.condition(pick, alt.value(0.9), alt.value(0.05)), tooltip=_tips(color, x, x_title, extra))
+        *detail, y=y, opacity=alt.condition(pick, alt.value(0.9), alt.value(0.05)), tooltip=_tips(color, x, x_title, extra))
     return alt.layer(band, line, dots).add_params(pick).properties(height=HEIGHT)
 
 
@@ -88,9 +90,10 @@ def by_level(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x
 
 
 def grouped_bars(agg: pd.DataFrame, *, x: str, color: str, scale: alt.Scale, y_title: str,
-                 x_title: str = "") -> alt.LayerChart:
+                 x_title: str = "", x_order: list | None = None) -> alt.LayerChart:
     """Bars of the mean per `x` and `color` group with ± sd whiskers and the value printed on top."""
-    base = alt.Chart(agg).encode(x=alt.X(f"{x}:N", title=x_title or None, axis=alt.Axis(labelAngle=0)),
+    base = alt.Chart(agg).encode(x=alt.X(f"{x}:N", title=x_title or None, sort=x_order,
+                                         axis=alt.Axis(labelAngle=0, labelLimit=90)),
                                  xOffset=alt.XOffset(f"{color}:N", sort=list(scale.domain)))
     y = alt.Y("mean:Q", title=y_title, axis=PCT, scale=alt.Scale(domain=[0, 1.1]))
     bars = base.mark_bar(cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(
@@ -105,29 +108,33 @@ def grouped_bars(agg: pd.DataFrame, *, x: str, color: str, scale: alt.Scale, y_t
     return alt.layer(bars, whiskers, labels).properties(height=HEIGHT)
 
 
-def clock(df: pd.DataFrame) -> alt.LayerChart:
-    """The memorization clock: one row per training example, one cell per epoch, coloured by whether
-    the model was right on the given label, on the true label, or neither (`tidy.clock_order` output)."""
-    df = df.assign(state_name=df["state"].map(P.STATE_NAME), epoch_end=df["epoch"] + 1, row_end=df["row"] + 1,
-                   group=df["relabelled"].map({True: "relabelled", False: "label kept"}))
+def clock(seg: pd.DataFrame) -> alt.LayerChart:
+    """The memorization clock: one row per training example, epochs left to right, coloured by whether the
+    model was right on the given label, on the true label, or neither (`tidy.clock_segments` output)."""
+    kept = ~seg["relabelled"].astype(bool)
+    # for a digit that kept its label, given = true: show it as learned (blue), not as memorized (magenta)
+    state = seg["state"].where(~(kept & (seg["state"] == "given")), "true")
+    df = seg.assign(state_name=state.map(P.STATE_NAME), row_end=seg["row"] + 1,
+                    group=seg["relabelled"].map({True: "shuffled", False: "kept"}))
     scale = P.scale(P.STATE_COLOR, df["state_name"].unique())
     cells = alt.Chart(df).mark_rect().encode(
-        x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(nice=False)), x2="epoch_end:Q",
+        x=alt.X("start:Q", title="epoch", scale=alt.Scale(nice=False)), x2="end:Q",
         y=alt.Y("row:Q", title="training examples (one per row)", axis=None, scale=alt.Scale(nice=False, reverse=True)),
         y2="row_end:Q",
         color=alt.Color("state_name:N", scale=scale, legend=_legend(columns=1)),
         tooltip=[alt.Tooltip("example:Q", title="example #"), alt.Tooltip("group:N", title="label"),
                  alt.Tooltip("true_label:Q", title="true label"), alt.Tooltip("given_label:Q", title="given label"),
-                 alt.Tooltip("epoch:Q"), alt.Tooltip("pred:Q", title="model says"),
-                 alt.Tooltip("learned_at:Q", title="memorized from epoch")])
-    split = float(df.loc[df["relabelled"].astype(bool), "row"].min()) if df["relabelled"].astype(bool).any() else None
+                 alt.Tooltip("state_name:N", title="model"), alt.Tooltip("start:Q", title="from epoch"),
+                 alt.Tooltip("end:Q", title="until epoch"), alt.Tooltip("learned_at:Q", title="memorized from epoch")])
     layers = [cells]
-    if split is not None:
-        marks = pd.DataFrame({"row": [0.0, split], "text": ["↓ labels kept", "↓ labels shuffled"]})
+    shuffled = df["relabelled"].astype(bool)
+    if shuffled.any():
+        marks = pd.DataFrame({"row": [0.0, float(df.loc[shuffled, "row"].min())],
+                              "text": ["↓ labels kept", "↓ labels shuffled"]})
         layers.append(alt.Chart(marks).mark_rule(color="white", strokeWidth=1.5).encode(y="row:Q"))
-        layers.append(alt.Chart(marks).mark_text(align="left", dx=4, dy=8, baseline="top", color="white",
+        layers.append(alt.Chart(marks).mark_text(align="left", dx=4, dy=4, baseline="top", color="white",
                                                  fontWeight="bold").encode(x=alt.value(0), y="row:Q", text="text:N"))
-    return alt.layer(*layers).properties(height=max(HEIGHT, int(df["row"].max() + 1) * 2))
+    return alt.layer(*layers).properties(height=min(600, max(HEIGHT, int(df["row"].max() + 1) * 3)))
 
 
 def shares(df: pd.DataFrame) -> alt.Chart:
@@ -135,9 +142,10 @@ def shares(df: pd.DataFrame) -> alt.Chart:
     df = df.assign(state_name=df["state"].map(P.STATE_NAME))
     scale = P.scale(P.STATE_COLOR, df["state_name"].unique())
     return alt.Chart(df).mark_area().encode(
-        x=alt.X("epoch:Q", title="epoch"), y=alt.Y("share:Q", title="share of examples", axis=PCT, stack="normalize"),
+        x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(nice=False)),
+        y=alt.Y("share:Q", title="share of examples", axis=PCT, stack="normalize"),
         color=alt.Color("state_name:N", scale=scale, legend=_legend(columns=1),
-                        sort=["right on its given label", "right on its true label", "neither"]),
+                        sort=list(P.STATE_COLOR)),
         order=alt.Order("state_name:N"),
         tooltip=[alt.Tooltip("state_name:N", title="state"), alt.Tooltip("epoch:Q"),
                  alt.Tooltip("share:Q", format=".0%"), alt.Tooltip("count:Q", title="examples")],
@@ -155,13 +163,75 @@ def tradeoff(df: pd.DataFrame, paper: pd.DataFrame | None = None) -> alt.LayerCh
                 scale=alt.Scale(zero=False)),
         color=alt.Color("regularizer:N", scale=scale, legend=_legend()),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)))
-    line = base.mark_line(strokeWidth=1.6).encode(order="strength:Q")
+    line = base.mark_line(strokeWidth=1.6).encode(order="rank:Q" if "rank" in df else "strength:Q")
     dots = base.mark_point(filled=True, size=75).encode(
         shape=alt.Shape("regularizer:N", legend=None),
-        tooltip=[alt.Tooltip("regularizer:N"), alt.Tooltip("strength:Q"),
+        tooltip=[alt.Tooltip("regularizer:N"), alt.Tooltip("setting:N" if "setting" in df else "strength:Q"),
                  alt.Tooltip("random_label_train_acc:Q", title="random-label train acc", format=".1%"),
                  alt.Tooltip("clean_best_val_acc:Q", title="clean best val acc", format=".1%")])
     layers = [line, dots]
     if paper is not None and len(paper):
         layers.append(paper_points(paper, "random_label_train_acc", "clean_best_val_acc", "paper"))
     return alt.layer(*layers).add_params(pick).properties(height=HEIGHT + 40)
+
+
+def design_slice(df: pd.DataFrame, unit: str) -> alt.Chart:
+    """Page 9: measured configurations of one grid, best validation accuracy against width, coloured by
+    noise level; the configuration answering the reader's question (`your_pick`) is drawn large."""
+    pick = alt.selection_point(fields=["series"], bind="legend")
+    return alt.Chart(df).mark_point(filled=True).encode(
+        x=alt.X("width:Q", scale=alt.Scale(type="log", base=2), title=f"width ({unit}, log scale)"),
+        y=alt.Y("best_val_acc:Q", title="best validation accuracy", axis=PCT, scale=alt.Scale(zero=False)),
+        color=alt.Color("p:Q", scale=alt.Scale(domain=[0, 0.5, 1], range=[P.p_color(0), P.p_color(0.5), P.p_color(1)]),
+                        title="noise p", legend=alt.Legend(orient="bottom", direction="horizontal")),
+        shape=alt.Shape("series:N", legend=_legend(columns=3)),
+        size=alt.condition("datum.your_pick", alt.value(360), alt.value(70)),
+        stroke=alt.condition("datum.your_pick", alt.value(P.GREY), alt.value(None)),
+        strokeWidth=alt.value(3),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)),
+        tooltip=["source:N", "width:Q", "n_train:Q", "kind:N", "p:Q", "regularizer:N", "strength:Q",
+                 alt.Tooltip("best_val_acc:Q", format=".1%"), alt.Tooltip("final_train_acc:Q", format=".1%"),
+                 "seeds:Q"],
+    ).add_params(pick).properties(height=HEIGHT)
+
+
+def verdict_bar(tally: pd.DataFrame, colors: dict[str, str]) -> alt.Chart:
+    """Page 10: one stacked bar of claim counts per verdict (`tally`: verdict, claims, in display order)."""
+    tally = tally.assign(order=range(len(tally)))
+    return alt.Chart(tally).mark_bar(height=28).encode(
+        x=alt.X("claims:Q", stack="zero", title="experimental claims", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("verdict:N", scale=alt.Scale(domain=list(colors), range=list(colors.values())),
+                        legend=_legend(columns=2)),
+        order=alt.Order("order:Q"), tooltip=["verdict:N", "claims:Q"]).properties(height=70)
+
+
+def frontier(df: pd.DataFrame, paper: pd.DataFrame | None = None) -> alt.LayerChart:
+    """The paper's Fig. 10: per regularizer, the best clean validation accuracy reachable (y) while the
+    random-label training accuracy stays at most x (a step line)."""
+    pick = alt.selection_point(fields=["regularizer"], bind="legend")
+    base = alt.Chart(df).encode(
+        x=alt.X("x:Q", title="random-label training accuracy allowed (at most)", axis=PCT),
+        y=alt.Y("best_val_acc:Q", title="best clean validation accuracy", axis=PCT, scale=alt.Scale(zero=False)),
+        color=alt.Color("regularizer:N", scale=P.scale(P.REG_COLOR, df["regularizer"]), legend=_legend()),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)))
+    line = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
+        tooltip=[alt.Tooltip("regularizer:N"), alt.Tooltip("x:Q", title="allowed", format=".0%"),
+                 alt.Tooltip("best_val_acc:Q", format=".1%")])
+    layers = [line]
+    if paper is not None and len(paper):
+        layers.append(paper_points(paper, "x", "best_val_acc", "paper"))
+    return alt.layer(*layers).add_params(pick).properties(height=HEIGHT)
+
+
+def sorted_curves(df: pd.DataFrame, colors: dict[str, str]) -> alt.Chart:
+    """E1 (the paper's Fig. 1): P(correct) of every example, sorted, one line per condition."""
+    pick = alt.selection_point(fields=["condition"], bind="legend")
+    return alt.Chart(df).mark_line(strokeWidth=2.2).encode(
+        x=alt.X("share:Q", title="examples, easiest to hardest", axis=PCT, scale=alt.Scale(nice=False)),
+        y=alt.Y("p_correct:Q", title="P(correct) after one epoch", axis=PCT, scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("condition:N", scale=P.scale(colors, df["condition"]), legend=_legend()),
+        strokeDash=alt.condition("datum.condition == 'binomial reference'", alt.value([5, 4]), alt.value([1, 0])),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+        tooltip=[alt.Tooltip("condition:N"), alt.Tooltip("share:Q", format=".0%", title="easiest share"),
+                 alt.Tooltip("p_correct:Q", format=".2f", title="P(correct)")],
+    ).add_params(pick).properties(height=HEIGHT)

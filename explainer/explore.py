@@ -48,19 +48,26 @@ def rows_of(folder: str, summary: pd.DataFrame, m: dict) -> pd.DataFrame:
     return out
 
 
-def load_grid() -> tuple[pd.DataFrame, list[A.Missing]]:
-    """All measured runs (one row per run) and what could not be read."""
+def load_grid() -> tuple[pd.DataFrame, list[str]]:
+    """All measured runs (one row per run) and the folders that could not be read."""
     frames, problems = [], []
     for folder in SOURCES:
         try:
             summary = A.table(folder, "summary", numeric=["seed"])
-        except A.Missing as err:
-            problems.append(err)
+        except A.Missing:
+            problems.append(folder)
             continue
         frames.append(rows_of(folder, summary, A.manifest(folder)))
     grid = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=[*SETTINGS, *OUTCOMES, *(f"has_{c}" for c in OUTCOMES), "seed", "folder"])
     return grid, problems
+
+
+@A.derived
+def measured() -> tuple[pd.DataFrame, list[str]]:
+    """Every measured configuration (mean over seeds) and the grids not measured yet; cached."""
+    grid, problems = load_grid()
+    return (configs(grid) if len(grid) else grid), problems
 
 
 def configs(grid: pd.DataFrame) -> pd.DataFrame:
@@ -103,6 +110,14 @@ def differences(row: pd.Series, want: dict) -> list[str]:
                      f"{want['regularizer']} {want.get('strength', 0.0):g}")
     return notes
 
+
+
+@A.derived
+def lookup(dataset: str, arch: str, **want) -> tuple[dict[str, pd.Series], pd.DataFrame]:
+    """`answer` and the three nearest configurations of one network's grid; cached per question."""
+    table, _ = measured()
+    table = table[(table["dataset"] == dataset) & (table["arch"] == arch)]
+    return answer(table, want), nearest(table, want, k=3)
 
 
 def answer(table: pd.DataFrame, want: dict) -> dict[str, pd.Series]:

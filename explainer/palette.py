@@ -13,8 +13,9 @@ KIND_NAME = {"none": "real", "randX": "random inputs", "randY": "random labels"}
 KIND_COLOR = {"real": BLUE, "random inputs": ORANGE, "random labels": MAGENTA}
 
 # What a model says about a training example whose label may have been shuffled (the memorization clock).
-STATE_NAME = {"given": "right on its given label", "true": "right on its true label", "neither": "neither"}
-STATE_COLOR = {"right on its given label": MAGENTA, "right on its true label": BLUE, "neither": GREY}
+STATE_NAME = {"given": "answers its shuffled label (memorized)", "true": "answers the true digit",
+              "neither": "neither"}
+STATE_COLOR = {STATE_NAME["given"]: MAGENTA, STATE_NAME["true"]: BLUE, "neither": GREY}
 
 # Accuracy measured on which examples.
 SPLIT_COLOR = {"clean training examples": BLUE, "relabelled training examples": MAGENTA,
@@ -26,6 +27,12 @@ REG_NAME = {"none": "none", "dropout": "dropout", "input_dropout": "input dropou
 REG_COLOR = {"none": GREY, "dropout": TEAL, "input dropout": CYAN, "input noise": "#DDAA33",
              "hidden noise": "#CC6677", "weight decay": "#AA4499", "adversarial + dropout": ORANGE}
 
+# Augmentations (page 6), by family; strengths of one family share its colour and differ by dash.
+AUG_NAME = {"none": "none", "rotation": "rotation", "pixel_noise": "pixel noise", "intensity": "intensity jitter",
+            "colour": "colour jitter"}
+AUG_COLOR = {"none": GREY, "rotation": TEAL, "pixel noise": CYAN, "intensity jitter": "#DDAA33",
+             "colour jitter": "#AA4499"}
+
 PAPER_COLOR = GREY  # the paper's reference values: grey diamonds / dashed rules on every chart
 PAPER_SHAPE = "diamond"
 
@@ -35,8 +42,11 @@ _PLASMA = ["#8f0da4", "#b12a90", "#cc4778", "#e16462", "#f2844b", "#fca636"]  # 
 
 
 def p_color(p: float) -> str:
-    """The colour of noise level p (0 <= p <= 1), interpolated along the ramp."""
-    t = min(max(float(p), 0.0), 1.0) * (len(_PLASMA) - 1)
+    """The colour of noise level p (0 <= p <= 1): clean data (p = 0) is the app's "real" blue, noisy levels
+    are interpolated along the ramp."""
+    if float(p) <= 0:
+        return BLUE
+    t = min(float(p), 1.0) * (len(_PLASMA) - 1)
     i = min(int(t), len(_PLASMA) - 2)
     a, b = (tuple(int(h[k:k + 2], 16) for k in (1, 3, 5)) for h in _PLASMA[i:i + 2])
     mix = [round(x + (y - x) * (t - i)) for x, y in zip(a, b)]

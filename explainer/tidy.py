@@ -132,3 +132,18 @@ def smoothness(weights: np.ndarray) -> float:
             if denom > 0:
                 out.append(float((a * b).sum() / denom))
     return float(np.mean(out)) if out else float("nan")
+
+
+def clock_segments(ordered: pd.DataFrame) -> pd.DataFrame:
+    """The clock run-length encoded: one row per stretch of consecutive epochs in which an example stays
+    in the same state (start, end = last epoch + 1), so the picture needs a few rows per example, not one
+    per epoch."""
+    df = ordered.sort_values(["example", "epoch"])
+    change = (df["state"] != df["state"].shift()) | (df["example"] != df["example"].shift())
+    df = df.assign(segment=change.cumsum())
+    seg = df.groupby("segment").agg(example=("example", "first"), row=("row", "first"), state=("state", "first"),
+                                    relabelled=("relabelled", "first"), true_label=("true_label", "first"),
+                                    given_label=("given_label", "first"), learned_at=("learned_at", "first"),
+                                    start=("epoch", "min"), end=("epoch", "max"))
+    seg["end"] = seg["end"] + 1
+    return seg.reset_index(drop=True)

@@ -2,9 +2,13 @@
 provenance and CSV download, digit grids, the dataset picker and number formatting."""
 from __future__ import annotations
 
+import io
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
 from . import artifacts as A
 
@@ -58,9 +62,30 @@ def provenance(folder: str, data: pd.DataFrame, key: str) -> None:
                            file_name=f"{key}.csv", mime="text/csv", key=f"download-{key}", on_click="ignore")
 
 
-def chart(ch, *, caption: str, data: pd.DataFrame, folder: str, key: str, alt_text: str | None = None) -> None:
-    """Draws an Altair chart full width, its caption (also its alt text) and its provenance."""
-    st.altair_chart(ch, width="stretch", alt=alt_text or caption, key=f"chart-{key}")
+def fingerprint(data: pd.DataFrame) -> int:
+    """A cheap content hash of a small table (columns and values)."""
+    values = int(pd.util.hash_pandas_object(data, index=False).sum()) if len(data) else 0
+    return hash((tuple(map(str, data.columns)), values, len(data)))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _spec(key: str, data_hash: int, _build: Callable) -> dict:
+    # Building an Altair chart and validating it against the Vega-Lite schema costs 0.1-0.3 s per chart;
+    # the builders are unit-tested with validation on, so here the finished spec is cached, unvalidated.
+    spec = _build().to_dict(validate=False)
+    # the chart's height is its plot's height; axes and the legend below it add to it (Streamlit's default
+    # "fit" would squeeze the plot to make room for a bottom legend)
+    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    return spec
+
+
+def chart(build: Callable, *, caption: str, data: pd.DataFrame, folder: str, key: str,
+          alt_text: str | None = None) -> None:
+    """Draws `build()` (an Altair chart drawn from `data`) full width with its caption (also its alt text)
+    and provenance. The spec is cached per `key` and content of `data`, so `key` must name every other
+    input of the chart (e.g. the data set or noise level picked)."""
+    spec = _spec(key, fingerprint(data), build)
+    st.vega_lite_chart(spec, width="stretch", alt=alt_text or caption, key=f"chart-{key}")
     st.caption(caption)
     provenance(folder, data, key)
 
@@ -70,11 +95,22 @@ def enlarge(img: np.ndarray, factor: int = 3) -> np.ndarray:
     return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _pngs(images: np.ndarray, factor: int) -> list[bytes]:
+    out = []
+    for im in images:
+        buf = io.BytesIO()
+        Image.fromarray(enlarge(np.asarray(im, dtype=np.uint8), factor)).save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
 def digits(images, captions: list[str] | None, alts: list[str], width: int = 84) -> None:
-    """A wrapping grid of small images, each with alt text and, optionally, a caption under it."""
+    """A wrapping grid of small images (uint8), each with alt text and, optionally, a caption under it.
+    Encoded once as lossless PNG (cached), not as Streamlit's default JPEG."""
     if not len(images):
         return
-    st.image([enlarge(np.asarray(im)) for im in images], caption=captions, width=width, alt=alts)
+    st.image(_pngs(np.stack([np.asarray(im) for im in images]), 3), caption=captions, width=width, alt=alts)
 
 
 def to_gray(w: np.ndarray) -> np.ndarray:

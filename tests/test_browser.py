@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from explainer.story import CHAPTERS  # noqa: E402
+from explainer.story import CHAPTERS, STORY  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "tests" / "screenshots"
@@ -89,23 +89,54 @@ def wait_until_drawn(page) -> None:
     page.wait_for_load_state("networkidle")
 
 
+# sideways scroll of the page or of Streamlit's own scrolling containers, in px
+OVERFLOW = """() => Math.max(...[document.documentElement, document.body,
+    ...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer], [data-testid=stMainBlockContainer]')]
+    .map(e => e.scrollWidth - e.clientWidth))"""
+
+
+def slug(chapter) -> str:
+    return chapter.url or "introduction"
+
+
+def full_height_screenshot(page, path: Path) -> None:
+    """Streamlit scrolls inside its own container, so grow the viewport until the content fits, then shoot."""
+    size = page.viewport_size
+    height = size["height"]
+    for _ in range(4):  # charts may reflow once the viewport grows
+        needed = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+                               "[data-testid=stAppViewContainer], [data-testid=stSidebarContent], body')]"
+                               ".map(e => e.scrollHeight))")
+        if needed <= height:
+            break
+        height = min(needed + 40, 20000)
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(400)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+
+
 def visit(browser, url: str, viewport: dict, name: str, dark: bool = False) -> dict:
-    ctx = browser.new_context(viewport=viewport, color_scheme="dark" if dark else "light",
-                              device_scale_factor=1, is_mobile=viewport is PHONE, has_touch=viewport is PHONE)
+    phone = viewport is PHONE
+    ctx = browser.new_context(viewport=viewport, color_scheme="dark" if dark else "light", device_scale_factor=1,
+                              is_mobile=phone, has_touch=phone)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
         page.goto(url, wait_until="domcontentloaded")
         wait_until_drawn(page)
+        # measured before the screenshot, which resizes the viewport
+        overflow = page.evaluate(OVERFLOW)
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        full_height_screenshot(page, SHOTS / f"{name}.png")
         return {
             "exceptions": page.locator('[data-testid="stException"]').count(),
             "charts": page.locator('[data-testid="stVegaLiteChart"]').count(),
             "notes": page.get_by_text("Waiting for numbers").count(),
             "safety_net": page.get_by_text("tripped over something unexpected").count(),
-            "overflow": page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth"),
+            "not_found": page.get_by_text("Page not found").count(),
+            "overflow": overflow,
             "title": page.locator('[data-testid="stMainBlockContainer"] h1').first.inner_text(),
             "errors": errors,
         }
@@ -113,25 +144,27 @@ def visit(browser, url: str, viewport: dict, name: str, dark: bool = False) -> d
         ctx.close()
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.url for c in CHAPTERS])
-def test_page_in_browser(server, browser, chapter):
-    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        seen = visit(browser, f"{server}/{chapter.url}", viewport, f"{chapter.url}-{label}")
-        assert seen["title"], f"{chapter.url} ({label}): no page title"
-        assert seen["exceptions"] == 0, f"{chapter.url} ({label}): an exception element is shown"
-        assert seen["safety_net"] == 0, f"{chapter.url} ({label}): the app's safety net caught an error"
-        assert seen["charts"] > 0 or seen["notes"] > 0 or chapter.url in NO_CHART_PAGES, \
-            f"{chapter.url} ({label}): neither a chart nor a missing-artifact note"
-        assert not seen["errors"], f"{chapter.url} ({label}): JavaScript errors {seen['errors']}"
-        if label == "phone":
-            assert seen["overflow"] <= 1, f"{chapter.url}: the phone view scrolls sideways by {seen['overflow']} px"
-
-
 NO_CHART_PAGES = {"final-thoughts"}  # a page of commands and tables, no chart by design
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[slug(c) for c in CHAPTERS])
+def test_page_in_browser(server, browser, chapter):
+    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        seen = visit(browser, f"{server}/{chapter.url}", viewport, f"{slug(chapter)}-{label}")
+        where = f"{slug(chapter)} ({label})"
+        assert seen["title"], f"{where}: no page title"
+        assert seen["not_found"] == 0, f"{where}: Streamlit says the page does not exist"
+        assert seen["exceptions"] == 0, f"{where}: an exception element is shown"
+        assert seen["safety_net"] == 0, f"{where}: the app's safety net caught an error"
+        assert seen["charts"] > 0 or seen["notes"] > 0 or chapter.url in NO_CHART_PAGES or chapter not in STORY, \
+            f"{where}: neither a chart nor a missing-artifact note"
+        assert not seen["errors"], f"{where}: JavaScript errors {seen['errors']}"
+        if label == "phone":
+            assert seen["overflow"] <= 1, f"{where}: the page scrolls sideways by {seen['overflow']} px"
+
+
 def test_dark_mode_renders(server, browser):
-    seen = visit(browser, f"{server}/{CHAPTERS[0].url}", DESKTOP, f"{CHAPTERS[0].url}-dark", dark=True)
+    seen = visit(browser, f"{server}/{CHAPTERS[0].url}", DESKTOP, "introduction-dark", dark=True)
     assert seen["exceptions"] == 0 and seen["safety_net"] == 0
 
 

@@ -1,0 +1,112 @@
+"""How fast the story app feels in a real browser (headless Chromium driven by Playwright).
+
+Measures, for a freshly started server:
+  server_ready   launching `streamlit run` until its health endpoint answers
+  cold_first     opening the first page in a new browser until its script finished and every chart is drawn
+                 (the first run imports pandas/Altair and reads the artifacts: the slowest visit)
+  cold_total     server_ready + cold_first: process launch to the first page on screen
+  warm_first     the same page in a new browser tab once the server is warm
+  switch         clicking a page in the sidebar until the new page's script finished and charts are drawn
+                 (median and max over every page, repeated `--rounds` times)
+
+Run by hand, not in CI (timings depend on the machine):
+    python benchmarks/bench_app.py [--rounds 2] [--json out.json]
+Set EXPLAINER_ARTIFACTS to benchmark against another artifacts folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from explainer.story import STORY as CHAPTERS  # noqa: E402  (the lab page trains; not timed here)
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+DRAWN = """() => { const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (!document.querySelector('[data-testid="stMainBlockContainer"] h1')) return false;
+  return [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].every(c => {
+    const g = c.querySelector('canvas, svg.marks'); return g && g.getBoundingClientRect().width > 0; }); }"""
+
+
+def start_server(port: int) -> tuple[subprocess.Popen, float]:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--server.fileWatcherType", "none"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                return proc, time.perf_counter() - t0
+        except OSError:
+            if proc.poll() is not None or time.perf_counter() - t0 > 60:
+                raise SystemExit("the server did not start")
+            time.sleep(0.05)
+
+
+def wait_drawn(page, title: str | None = None) -> None:
+    page.wait_for_function(DRAWN, timeout=60_000, polling=20)
+    if title:  # after a switch: wait for the new page's heading, not the old one's
+        page.wait_for_function("t => document.title.includes(t)", arg=title, timeout=60_000, polling=20)
+        page.wait_for_function(DRAWN, timeout=60_000, polling=20)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=2, help="passes over all pages for the switch timing")
+    ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    args = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    proc, ready = start_server(port)
+    out: dict = {"server_ready_s": round(ready, 3)}
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            for label in ("cold_first", "warm_first"):
+                ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = ctx.new_page()
+                t0 = time.perf_counter()
+                page.goto(f"{url}/{CHAPTERS[0].url}", wait_until="commit")
+                wait_drawn(page)
+                out[f"{label}_s"] = round(time.perf_counter() - t0, 3)
+                if label == "warm_first":
+                    switches = {}
+                    for _ in range(args.rounds):
+                        for chapter in [*CHAPTERS[1:], CHAPTERS[0]]:
+                            t0 = time.perf_counter()
+                            page.locator(f'[data-testid="stSidebarNav"] a[href$="/{chapter.url}"]').click()
+                            wait_drawn(page, chapter.title)
+                            switches.setdefault(chapter.url, []).append(time.perf_counter() - t0)
+                    every = [t for ts in switches.values() for t in ts]
+                    out["switch_median_s"] = round(statistics.median(every), 3)
+                    out["switch_max_s"] = round(max(every), 3)
+                    out["switch_by_page_median_s"] = {k: round(statistics.median(v), 3) for k, v in switches.items()}
+                ctx.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    out["cold_total_s"] = round(out["server_ready_s"] + out["cold_first_s"], 3)
+    print(json.dumps(out, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
