@@ -21,7 +21,7 @@ from torchvision.transforms.v2 import functional as TF
 from .config import RunSpec
 from .data import Corruption, Images, corrupt
 from .metrics import lass
-from .models import Batched, build
+from .models import Batched, BatchedCNN, build
 
 
 @dataclass
@@ -106,8 +106,11 @@ def _augment(x: torch.Tensor, specs: Sequence[RunSpec], gens: Sequence[torch.Gen
 
 
 @torch.no_grad()
-def predict(model: Batched, x: torch.Tensor, k: int, chunk: int = 4096) -> torch.Tensor:
-    """Logits (K, N, classes) of every run on x: (N, ...) shared or (K, N, ...) per run."""
+def predict(model: Batched, x: torch.Tensor, k: int, chunk: int = 0) -> torch.Tensor:
+    """Logits (K, N, classes) of every run on x: (N, ...) shared or (K, N, ...) per run.
+    chunk: examples per forward pass; by default sized so K runs' activations stay small
+    (a CNN holds filters x H x W floats per example and run)."""
+    chunk = chunk or max(32, (2048 if isinstance(model, BatchedCNN) else 65536) // k)
     was = model.training
     model.eval()
     outs = []
