@@ -33,13 +33,15 @@ def provenance_badge() -> None:
     for m in found.values():
         for name, d in m.get("datasets", {}).items():
             sizes.setdefault(DATASET_NAME.get(name, name), set()).add(d.get("n_train", 0))
-    finished = max(str(m.get("finished", "")) for m in found.values())[:10] or "unknown"
-    revisions = sorted({m.get("git_revision", "?") for m in found.values()})
+    latest = max(found.values(), key=lambda m: str(m.get("finished", "")))
+    finished = str(latest.get("finished", ""))[:10] or "unknown"
+    others = len({m.get("git_revision", "?") for m in found.values()}) - 1
     lines = [f"- **profile** {', '.join(f'`{p}`' for p in profiles)}",
              *[f"- **{name}** " + ", ".join(f"{n:,}" for n in sorted(ns)) + " training examples"
                for name, ns in sorted(sizes.items())],
              f"- **device** {', '.join(devices)}",
-             f"- **finished** {finished} · **git** {', '.join(f'`{r}`' for r in revisions)}",
+             f"- **finished** {finished} · **git** `{latest.get('git_revision', '?')}`"
+             + (f" (+{others} older)" if others else ""),
              f"- **stages** {len(found)} result folders"]
     st.sidebar.markdown("\n".join(lines))
     if "smoke" in profiles:

@@ -64,62 +64,66 @@ st.markdown(
     "once on random labels."
 )
 
-trade, front, absent = sweep()
-if trade.empty:
-    ui.missing(A.Missing("`artifacts/e6/<regularizer>/summary.csv` has not been produced yet", "e6/dropout"),
-               "The regularizer sweep (E6)")
-    st.stop()
-if absent:
-    st.caption("Not measured yet: " + ", ".join(f"{P.REG_NAME[f]} (`{A.reproduce('e6/' + f)}`)" for f in absent) + ".")
-first = next(f for f in FAMILIES if f not in absent)
+def measured_story() -> None:
+    """The measured sweep: trade-off, frontier and random-label curves (returns early when E6 is missing)."""
+    trade, front, absent = sweep()
+    if trade.empty:
+        ui.missing(A.Missing("`artifacts/e6/<regularizer>/summary.csv` has not been produced yet", "e6/dropout"),
+                   "The regularizer sweep (E6)")
+        return
+    if absent:
+        st.caption("Not measured yet: " + ", ".join(f"{P.REG_NAME[f]} (`{A.reproduce('e6/' + f)}`)" for f in absent) + ".")
+    first = next(f for f in FAMILIES if f not in absent)
 
-st.subheader("⚖️ Memorization held back vs generalization kept")
-deals = []
-for reg, g in trade.groupby("regularizer"):
-    base = g[(g["strength"] == 0) & (g["dropout"] == 0)]
-    base = base.iloc[0] if len(base) else g.sort_values(["strength", "dropout"]).iloc[0]
-    ok = g[g["clean_best_val_acc"] >= base["clean_best_val_acc"] - KEEP]
-    deals.append((reg, base, ok.loc[ok["random_label_train_acc"].idxmin()]))
-deals.sort(key=lambda d: d[2]["random_label_train_acc"])
-lines = [f"**{reg}** ({best['setting']}): random labels fitted {ui.pct(best['random_label_train_acc'])} (none: "
-         f"{ui.pct(base['random_label_train_acc'])}), clean accuracy {ui.pct(best['clean_best_val_acc'])} (none: "
-         f"{ui.pct(base['clean_best_val_acc'])})" for reg, base, best in deals]
-st.markdown(
-    "For every setting we know two things: how much of a random-label training set it still fits (less is "
-    "better: less memorized) and the best validation accuracy the same setting reaches on real labels (more is "
-    f"better). The best deal per regularizer, losing at most {KEEP:.0%} of clean accuracy:\n\n- " + "\n- ".join(lines)
-)
-ref = paper.REG_FRONTIER.rename(columns={"x": "random_label_train_acc", "best_val_acc": "clean_best_val_acc"})
-ui.chart(partial(C.tradeoff, trade, ref),
-         caption="Each point is one setting: final training accuracy on random labels (x) against best validation "
-                 "accuracy when trained on real labels (y), means over seeds; lines join a regularizer's settings. "
-                 "Up and to the left is better. Grey diamonds: the paper's best CIFAR-10 settings.",
-         data=trade, folder=f"e6/{first}", key="reg-tradeoff")
-if not front.empty:
-    ui.chart(partial(C.frontier, front, paper.REG_FRONTIER),
-             caption="The same as a frontier (the paper's Fig. 10): the best clean validation accuracy any setting of a "
-                     "regularizer reaches while fitting at most x of the random labels.",
-             data=front, folder=f"e6/{first}", key="reg-frontier")
+    st.subheader("⚖️ Memorization held back vs generalization kept")
+    deals = []
+    for reg, g in trade.groupby("regularizer"):
+        base = g[(g["strength"] == 0) & (g["dropout"] == 0)]
+        base = base.iloc[0] if len(base) else g.sort_values(["strength", "dropout"]).iloc[0]
+        ok = g[g["clean_best_val_acc"] >= base["clean_best_val_acc"] - KEEP]
+        deals.append((reg, base, ok.loc[ok["random_label_train_acc"].idxmin()]))
+    deals.sort(key=lambda d: d[2]["random_label_train_acc"])
+    lines = [f"**{reg}** ({best['setting']}): random labels fitted {ui.pct(best['random_label_train_acc'])} (none: "
+             f"{ui.pct(base['random_label_train_acc'])}), clean accuracy {ui.pct(best['clean_best_val_acc'])} (none: "
+             f"{ui.pct(base['clean_best_val_acc'])})" for reg, base, best in deals]
+    st.markdown(
+        "For every setting we know two things: how much of a random-label training set it still fits (less is "
+        "better: less memorized) and the best validation accuracy the same setting reaches on real labels (more is "
+        f"better). The best deal per regularizer, losing at most {KEEP:.0%} of clean accuracy:\n\n- " + "\n- ".join(lines)
+    )
+    ref = paper.REG_FRONTIER.rename(columns={"x": "random_label_train_acc", "best_val_acc": "clean_best_val_acc"})
+    ui.chart(partial(C.tradeoff, trade, ref),
+             caption="Each point is one setting: final training accuracy on random labels (x) against best validation "
+                     "accuracy when trained on real labels (y), means over seeds; lines join a regularizer's settings. "
+                     "Up and to the left is better. Grey diamonds: the paper's best CIFAR-10 settings.",
+             data=trade, folder=f"e6/{first}", key="reg-tradeoff")
+    if not front.empty:
+        ui.chart(partial(C.frontier, front, paper.REG_FRONTIER),
+                 caption="The same as a frontier (the paper's Fig. 10): the best clean validation accuracy any setting of a "
+                         "regularizer reaches while fitting at most x of the random labels.",
+                 data=front, folder=f"e6/{first}", key="reg-frontier")
 
-st.subheader("🐢 Slowing the memorizer down")
-present = [f for f in FAMILIES if f not in absent]
-fam = st.segmented_control("Regularizer", present, default=first, format_func=P.REG_NAME.get, key="reg-family",
-                           required=True) or first
-try:
-    agg = random_label_curves(fam)
-except A.Missing as err:
-    ui.missing(err, "The training curves of this regularizer")
-else:
-    levels = list(dict.fromkeys(agg.sort_values(["strength", "dropout"])["level"]))
-    colours = {lvl: P.p_color(i / max(len(levels) - 1, 1)) for i, lvl in enumerate(levels)}
-    last = agg[agg["epoch"] == agg["epoch"].max()].set_index("level")["mean"]
-    st.markdown(f"Training accuracy on **random labels** with {P.REG_NAME[fam]}: after {int(agg['epoch'].max())} "
-                f"epochs it reaches {ui.pct(last[levels[0]])} with {levels[0]} and {ui.pct(last[levels[-1]])} with "
-                f"{levels[-1]}.")
-    ui.chart(partial(C.bands, agg, color="level", scale=P.scale(colours, agg["level"]),
-                     y_title="training accuracy, random labels"),
-             caption=f"{P.REG_NAME[fam].capitalize()}: training accuracy on random labels per epoch, one line per "
-                     "setting, mean ± sd over seeds (the paper's Fig. 11).", data=agg, folder=f"e6/{fam}",
-             key=f"reg-curves-{fam}")
+    st.subheader("🐢 Slowing the memorizer down")
+    present = [f for f in FAMILIES if f not in absent]
+    fam = st.segmented_control("Regularizer", present, default=first, format_func=P.REG_NAME.get, key="reg-family",
+                               required=True) or first
+    try:
+        agg = random_label_curves(fam)
+    except A.Missing as err:
+        ui.missing(err, "The training curves of this regularizer")
+    else:
+        levels = list(dict.fromkeys(agg.sort_values(["strength", "dropout"])["level"]))
+        colours = {lvl: P.p_color(i / max(len(levels) - 1, 1)) for i, lvl in enumerate(levels)}
+        last = agg[agg["epoch"] == agg["epoch"].max()].set_index("level")["mean"]
+        st.markdown(f"Training accuracy on **random labels** with {P.REG_NAME[fam]}: after {int(agg['epoch'].max())} "
+                    f"epochs it reaches {ui.pct(last[levels[0]])} with {levels[0]} and {ui.pct(last[levels[-1]])} with "
+                    f"{levels[-1]}.")
+        ui.chart(partial(C.bands, agg, color="level", scale=P.scale(colours, agg["level"]),
+                         y_title="training accuracy, random labels"),
+                 caption=f"{P.REG_NAME[fam].capitalize()}: training accuracy on random labels per epoch, one line per "
+                         "setting, mean ± sd over seeds (the paper's Fig. 11).", data=agg, folder=f"e6/{fam}",
+                 key=f"reg-curves-{fam}")
 
+
+measured_story()
 st.page_link("chapters/06_data_augmentation.py", label="Next: exercise for the model", icon="🦸")

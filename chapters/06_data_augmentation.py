@@ -3,6 +3,7 @@ make every epoch show slightly different pictures; how does that slow the fittin
 change clean accuracy?"""
 from functools import partial
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -48,61 +49,68 @@ st.markdown(
     "So augmentation should make random labels harder to store while leaving real labels learnable. Let's check."
 )
 
-dataset = ui.dataset_picker("aug-dataset", "augment")
-folder = f"augment/{dataset}"
-try:
-    out = outcomes(folder)
-except A.Missing as err:
-    ui.missing(err, "The augmentation experiment")
-    st.stop()
+def measured_story() -> None:
+    """The measured augmentation runs (returns early when their artifacts are missing)."""
+    dataset = ui.dataset_picker("aug-dataset", "augment")
+    folder = f"augment/{dataset}"
+    try:
+        out = outcomes(folder)
+    except A.Missing as err:
+        ui.missing(err, "The augmentation experiment")
+        return
 
-try:
-    gallery = A.arrays(folder, "augment_gallery", needs=["images", "augmented", "augment", "strength"])
-except A.Missing:
-    gallery = None
-if gallery is not None:
-    st.subheader("🤸 The same digits, stretched")
-    n = min(6, gallery["images"].shape[0])
-    ui.digits(gallery["images"][:n], ["original"] * n, [f"original training image {i + 1}" for i in range(n)], width=64)
-    for k, (aug, strength) in enumerate(zip(gallery["augment"], gallery["strength"])):
-        name = setting(str(aug), float(strength))
-        ui.digits(gallery["augmented"][k, 0, :n], [name] * n, [f"training image {i + 1} under {name}" for i in range(n)],
-                  width=64)
-    st.caption("The first few training images as the network sees them: the original, then one random draw of each "
-               "augmentation setting (a new draw every time the image comes round).")
+    try:
+        gallery = A.arrays(folder, "augment_gallery", needs=["images", "augmented", "augment", "strength"])
+    except A.Missing:
+        gallery = None
+    if gallery is not None:
+        st.subheader("🤸 The same digits, stretched")
+        n = min(6, gallery["images"].shape[0])
+        st.markdown("**original**")
+        ui.digits(gallery["images"][:n], None, [f"original training image {i + 1}" for i in range(n)], width=56)
+        for k, (aug, strength) in enumerate(zip(gallery["augment"], gallery["strength"])):
+            name = setting(str(aug), float(strength))
+            st.markdown(f"**{name}**")
+            ui.digits(gallery["augmented"][k, 0, :n], None, [f"training image {i + 1} under {name}" for i in range(n)],
+                      width=56)
+        st.caption("The first few training images as the network sees them: the original, then one random draw of each "
+                   "augmentation setting (a new draw every time the image comes round).")
 
-st.subheader("🏃 Memorizing while the pictures move")
-table = out["table"]
-mem = table.get("random labels: training accuracy")
-gen = table.get("real labels: best validation accuracy")
-if mem is not None and "none" in mem.index:
-    others = mem.drop("none")
-    slower = others[others < mem["none"]].sort_values()
-    st.markdown(
-        f"Without augmentation the network fits **{ui.pct(mem['none'])}** of the random labels by the end. "
-        + (f"With augmentation it fits less: " + ", ".join(f"{a} {ui.pct(v)}" for a, v in slower.items()) + ". "
-           if len(slower) else "None of the augmentations lowered that here. ")
-        + ("On real labels the best validation accuracy moves from " + ui.pct(gen["none"])
-           + " without augmentation to between " + ui.pct(gen.drop("none").min()) + " and "
-           + ui.pct(gen.drop("none").max()) + " with it." if gen is not None and "none" in gen.index and len(gen) > 1 else "")
-    )
-scale = P.scale({"random labels: training accuracy": P.MAGENTA, "real labels: best validation accuracy": P.TEAL},
-                out["agg"]["measure"])
-ui.chart(partial(C.grouped_bars, out["agg"], x="setting", color="measure", scale=scale, y_title="accuracy",
-                 x_order=out["order"]),
-         caption="Per augmentation setting: training accuracy reached on random labels (memorization; lower = harder "
-                 "to cram) and best validation accuracy with real labels (generalization); mean ± sd over seeds.",
-         data=out["agg"], folder=folder, key=f"aug-bars-{dataset}")
+    st.subheader("🏃 Memorizing while the pictures move")
+    table = out["table"]
+    mem = table.get("random labels: training accuracy")
+    gen = table.get("real labels: best validation accuracy")
+    if mem is not None and "none" in mem.index:
+        others = mem.drop("none")
+        slower = others[others < mem["none"]].sort_values()
+        st.markdown(
+            f"Without augmentation the network fits **{ui.pct(mem['none'])}** of the random labels by the end. "
+            + (f"With augmentation it fits less: " + ", ".join(f"{a} {ui.pct(v)}" for a, v in slower.items()) + ". "
+               if len(slower) else "None of the augmentations lowered that here. ")
+            + ("On real labels the best validation accuracy moves from " + ui.pct(gen["none"])
+               + " without augmentation to between " + ui.pct(gen.drop("none").min()) + " and "
+               + ui.pct(gen.drop("none").max()) + " with it." if gen is not None and "none" in gen.index and len(gen) > 1 else "")
+        )
+    scale = P.scale({"random labels: training accuracy": P.MAGENTA, "real labels: best validation accuracy": P.TEAL},
+                    out["agg"]["measure"])
+    ui.chart(partial(C.grouped_bars, out["agg"], x="setting", color="measure", scale=scale, y_title="accuracy",
+                     x_order=out["order"]),
+             caption="Per augmentation setting: training accuracy reached on random labels (memorization; lower = harder "
+                     "to cram) and best validation accuracy with real labels (generalization); mean ± sd over seeds.",
+             data=out["agg"], folder=folder, key=f"aug-bars-{dataset}")
 
-try:
-    agg = random_label_curves(folder)
-except A.Missing as err:
-    ui.missing(err, "The augmentation learning curves")
-else:
-    ui.chart(partial(C.bands, agg, color="family", scale=P.scale(P.AUG_COLOR, agg["family"]), dash="strength_rank",
-                     y_title="training accuracy, random labels"),
-             caption="Training accuracy on random labels per epoch for each augmentation (solid: the weaker setting, "
-                     "dashed: the stronger), mean ± sd over seeds: the flatter the line, the harder the cramming.",
-             data=agg, folder=folder, key=f"aug-curves-{dataset}")
+    try:
+        agg = random_label_curves(folder)
+    except A.Missing as err:
+        ui.missing(err, "The augmentation learning curves")
+    else:
+        ui.chart(partial(C.bands, agg, color="family", scale=P.scale(P.AUG_COLOR, agg["family"]), dash="strength_rank",
+                         dash_scale=alt.Scale(domain=["weaker", "stronger"], range=[[1, 0], [6, 4]]),
+                         y_title="training accuracy, random labels"),
+                 caption="Training accuracy on random labels per epoch for each augmentation (solid: the weaker setting, "
+                         "dashed: the stronger), mean ± sd over seeds: the flatter the line, the harder the cramming.",
+                 data=agg, folder=folder, key=f"aug-curves-{dataset}")
 
+
+measured_story()
 st.page_link("chapters/07_memorization_vs_generalization.py", label="Next: the big match", icon="🤼")

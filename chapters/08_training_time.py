@@ -52,68 +52,72 @@ st.markdown(
     "wrong labels later. So there is a best moment to stop."
 )
 
-dataset = ui.dataset_picker("time-dataset", "e5")
-folder = f"e5/{dataset}"
-try:
-    noisy = noise_levels(folder)
-except A.Missing as err:
-    ui.missing(err, "The training-time curves")
-    st.stop()
-if not noisy:
-    ui.missing(A.Missing(f"`artifacts/{folder}/curves.csv` has no random-label (randY) runs", folder),
-               "The training-time curves")
-    st.stop()
+def measured_story() -> None:
+    """The measured E5 runs: the stopping point and peak-vs-finish (returns early when E5 is missing)."""
+    dataset = ui.dataset_picker("time-dataset", "e5")
+    folder = f"e5/{dataset}"
+    try:
+        noisy = noise_levels(folder)
+    except A.Missing as err:
+        ui.missing(err, "The training-time curves")
+        return
+    if not noisy:
+        ui.missing(A.Missing(f"`artifacts/{folder}/curves.csv` has no random-label (randY) runs", folder),
+                   "The training-time curves")
+        return
 
-st.subheader("📉 The rise and fall of validation accuracy")
-p = st.select_slider("Share of training labels shuffled (p)", options=noisy, value=noisy[len(noisy) // 2],
-                     format_func=lambda v: f"{v:.0%}", key="time-p")
-run = timeline(folder, p)
-agg, stop = run["agg"], run["stop"]
-falls = stop["final"] < stop["best"] - 0.005
-st.markdown(
-    f"With {p:.0%} of the labels shuffled, validation accuracy tops out at **{ui.pct(stop['best'], 1)} in epoch "
-    f"{stop['best_epoch']}**, when the network agrees with only {ui.pct(run['noise_at_stop'])} of the shuffled "
-    f"labels. Training on to epoch {stop['last_epoch']} drives that agreement to {ui.pct(run['noise_end'])} and "
-    f"validation accuracy {'down ' if falls else ''}to **{ui.pct(stop['final'], 1)}**"
-    + (": every extra epoch buys memory, not understanding." if falls else ".")
-)
-left, mid, right = st.columns(3)
-left.metric("🛑 Best epoch to stop", stop["best_epoch"])
-mid.metric("Validation kept", ui.pct(stop["best"], 1), delta=f"{100 * (stop['best'] - stop['final']):+.1f} pts vs the end")
-right.metric("Training skipped", ui.pct(stop["saved_share"]), help="Share of the epochs that would not be trained"
-             + (f" (≈ {run['saved_s']:.0f} s of this run's wall-clock)" if run["saved_s"] == run["saved_s"] else ""))
-
-
-def marked_curves():
-    curves = C.bands(agg, color="metric", scale=P.scale(P.SPLIT_COLOR, agg["metric"]), y_title="accuracy")
-    return C.epoch_marker(curves, stop["best_epoch"], f"stop here: {ui.pct(stop['best'], 1)}")
-
-
-ui.chart(marked_curves, caption=f"{ui.DATASET_NAME[dataset]}, random labels at p = {p:g}: accuracy on the training "
-                                "examples that kept their label, on those whose label was shuffled (agreement with the "
-                                "shuffled label), and on clean validation data; mean ± sd over seeds. The dashed rule "
-                                "marks the epoch of best mean validation accuracy.",
-         data=agg, folder=folder, key=f"time-curves-{dataset}-{p:g}")
-
-st.subheader("🏔️ Peak vs finish, for every noise level")
-try:
-    peak = peaks(folder)
-except A.Missing as err:
-    ui.missing(err, "The peak-versus-finish summary")
-else:
-    gap, gaps = peak["gap"], peak["gaps"]
+    st.subheader("📉 The rise and fall of validation accuracy")
+    p = st.select_slider("Share of training labels shuffled (p)", options=noisy, value=noisy[len(noisy) // 2],
+                         format_func=lambda v: f"{v:.0%}", key="time-p")
+    run = timeline(folder, p)
+    agg, stop = run["agg"], run["stop"]
+    falls = stop["final"] < stop["best"] - 0.005
     st.markdown(
-        "Repeat for every noise level and compare the best validation accuracy with the one at the end of "
-        f"training. The gap is smallest at p = {gap.idxmin():g} ({100 * gap.min():.1f} points) and widest at "
-        f"p = {gap.idxmax():g}: {ui.pct(gaps.at[gap.idxmax(), 'best epoch'], 1)} at the peak against "
-        f"{ui.pct(gaps.at[gap.idxmax(), 'last epoch'], 1)} at the end. The grey diamonds are the paper's MNIST "
-        "numbers after 100 epochs."
+        f"With {p:.0%} of the labels shuffled, validation accuracy tops out at **{ui.pct(stop['best'], 1)} in epoch "
+        f"{stop['best_epoch']}**, when the network agrees with only {ui.pct(run['noise_at_stop'])} of the shuffled "
+        f"labels. Training on to epoch {stop['last_epoch']} drives that agreement to {ui.pct(run['noise_end'])} and "
+        f"validation accuracy {'down ' if falls else ''}to **{ui.pct(stop['final'], 1)}**"
+        + (": every extra epoch buys memory, not understanding." if falls else ".")
     )
-    ref = paper.VAL_MNIST_RANDY.melt(id_vars=["p"], value_vars=["best_val_acc", "final_val_acc"], value_name="mean")
-    scale = P.scale({"best epoch": P.TEAL, "last epoch": P.MAGENTA}, peak["agg"]["when"])
-    ui.chart(partial(C.by_level, peak["agg"], color="when", scale=scale, y_title="validation accuracy",
-                     paper=ref if dataset.startswith("mnist") else None, paper_y="mean"),
-             caption="Validation accuracy at its best epoch and at the last epoch, per share of shuffled labels "
-                     "(p = 0: clean), mean ± sd over seeds.", data=peak["agg"], folder=folder, key=f"time-peak-{dataset}")
+    left, mid, right = st.columns(3)
+    left.metric("🛑 Best epoch to stop", stop["best_epoch"])
+    mid.metric("Validation kept", ui.pct(stop["best"], 1), delta=f"{100 * (stop['best'] - stop['final']):+.1f} pts vs the end")
+    right.metric("Training skipped", ui.pct(stop["saved_share"]), help="Share of the epochs that would not be trained"
+                 + (f" (≈ {run['saved_s']:.0f} s of this run's wall-clock)" if run["saved_s"] == run["saved_s"] else ""))
 
+
+    def marked_curves():
+        curves = C.bands(agg, color="metric", scale=P.scale(P.SPLIT_COLOR, agg["metric"]), y_title="accuracy")
+        return C.epoch_marker(curves, stop["best_epoch"], f"stop here: {ui.pct(stop['best'], 1)}")
+
+
+    ui.chart(marked_curves, caption=f"{ui.DATASET_NAME[dataset]}, random labels at p = {p:g}: accuracy on the training "
+                                    "examples that kept their label, on those whose label was shuffled (agreement with the "
+                                    "shuffled label), and on clean validation data; mean ± sd over seeds. The dashed rule "
+                                    "marks the epoch of best mean validation accuracy.",
+             data=agg, folder=folder, key=f"time-curves-{dataset}-{p:g}")
+
+    st.subheader("🏔️ Peak vs finish, for every noise level")
+    try:
+        peak = peaks(folder)
+    except A.Missing as err:
+        ui.missing(err, "The peak-versus-finish summary")
+    else:
+        gap, gaps = peak["gap"], peak["gaps"]
+        st.markdown(
+            "Repeat for every noise level and compare the best validation accuracy with the one at the end of "
+            f"training. The gap is smallest at p = {gap.idxmin():g} ({100 * gap.min():.1f} points) and widest at "
+            f"p = {gap.idxmax():g}: {ui.pct(gaps.at[gap.idxmax(), 'best epoch'], 1)} at the peak against "
+            f"{ui.pct(gaps.at[gap.idxmax(), 'last epoch'], 1)} at the end. The grey diamonds are the paper's MNIST "
+            "numbers after 100 epochs."
+        )
+        ref = paper.VAL_MNIST_RANDY.melt(id_vars=["p"], value_vars=["best_val_acc", "final_val_acc"], value_name="mean")
+        scale = P.scale({"best epoch": P.TEAL, "last epoch": P.MAGENTA}, peak["agg"]["when"])
+        ui.chart(partial(C.by_level, peak["agg"], color="when", scale=scale, y_title="validation accuracy",
+                         paper=ref if dataset.startswith("mnist") else None, paper_y="mean"),
+                 caption="Validation accuracy at its best epoch and at the last epoch, per share of shuffled labels "
+                         "(p = 0: clean), mean ± sd over seeds.", data=peak["agg"], folder=folder, key=f"time-peak-{dataset}")
+
+
+measured_story()
 st.page_link("chapters/09_model_design.py", label="Next: designing against memorization", icon="🏗️")

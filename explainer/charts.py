@@ -27,7 +27,7 @@ def _tips(color: str, x: str, x_title: str, extra=()) -> list:
 
 def bands(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x: str = "epoch",
           x_title: str = "epoch", dash: str | None = None, percent: bool = True, y_domain=(0, 1),
-          log_x: bool = False) -> alt.LayerChart:
+          log_x: bool = False, dash_scale: alt.Scale | None = None) -> alt.LayerChart:
     """Mean lines with a ± sd band per `color` (and `dash`) group; legend click highlights a series."""
     pick = alt.selection_point(fields=[color], bind="legend")
     hue = alt.Color(f"{color}:N", scale=scale, legend=_legend())  # one legend, shared by every layer
@@ -39,7 +39,8 @@ def bands(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x: s
     band = base.mark_area(interpolate="monotone").encode(
         *detail, y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q",
         opacity=alt.condition(pick, alt.value(0.18), alt.value(0.03)))
-    dash_enc = alt.StrokeDash(f"{dash}:N", legend=_legend(columns=1)) if dash else alt.StrokeDash()
+    dash_enc = (alt.StrokeDash(f"{dash}:N", legend=_legend(columns=1), scale=dash_scale or alt.Undefined)
+                if dash else alt.StrokeDash())
     extra = [alt.Tooltip(f"{dash}:N", title="measured on")] if dash else []
     line = base.mark_line(strokeWidth=2.2).encode(
         y=y, strokeDash=dash_enc, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)))
@@ -91,21 +92,26 @@ def by_level(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x
 
 def grouped_bars(agg: pd.DataFrame, *, x: str, color: str, scale: alt.Scale, y_title: str,
                  x_title: str = "", x_order: list | None = None) -> alt.LayerChart:
-    """Bars of the mean per `x` and `color` group with ± sd whiskers and the value printed on top."""
-    base = alt.Chart(agg).encode(x=alt.X(f"{x}:N", title=x_title or None, sort=x_order,
-                                         axis=alt.Axis(labelAngle=0, labelLimit=90)),
-                                 xOffset=alt.XOffset(f"{color}:N", sort=list(scale.domain)))
-    y = alt.Y("mean:Q", title=y_title, axis=PCT, scale=alt.Scale(domain=[0, 1.1]))
-    bars = base.mark_bar(cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(
-        y=y, color=alt.Color(f"{color}:N", scale=scale, legend=_legend()),
+    """Bars of the mean per `x` and `color` group with ± sd whiskers and the value printed at the end.
+    With more than four groups the bars lie horizontally, so long labels stay readable on a phone."""
+    flat = agg[x].nunique() > 4
+    cat, val, off = ("y", "x", "yOffset") if flat else ("x", "y", "xOffset")
+    enc = {cat: alt.X if cat == "x" else alt.Y, val: alt.Y if val == "y" else alt.X}
+    base = alt.Chart(agg).encode(**{
+        cat: enc[cat](f"{x}:N", title=x_title or None, sort=x_order, axis=alt.Axis(labelAngle=0, labelLimit=140)),
+        off: (alt.YOffset if flat else alt.XOffset)(f"{color}:N", sort=list(scale.domain))})
+    value = enc[val]("mean:Q", title=y_title, axis=PCT, scale=alt.Scale(domain=[0, 1.12]))
+    bars = base.mark_bar(cornerRadiusEnd=3).encode(**{val: value},
+        color=alt.Color(f"{color}:N", scale=scale, legend=_legend()),
         tooltip=[alt.Tooltip(f"{color}:N", title="model"), alt.Tooltip(f"{x}:N", title="measured on"),
                  alt.Tooltip("mean:Q", format=".1%"), alt.Tooltip("sd:Q", title="± sd", format=".1%"),
                  alt.Tooltip("n:Q", title="seeds")])
-    whiskers = base.mark_rule(color=P.GREY).encode(y="lo:Q", y2="hi:Q")
-    labels = base.mark_text(dy=-10, fontSize=12, fontWeight="bold").encode(
-        y=alt.Y("hi:Q"), text=alt.Text("mean:Q", format=".0%"),
+    whiskers = base.mark_rule(color=P.GREY).encode(**{val: enc[val]("lo:Q"), f"{val}2": "hi:Q"})
+    labels = base.mark_text(**({"dx": 14} if flat else {"dy": -10}), fontSize=12, fontWeight="bold").encode(
+        **{val: enc[val]("hi:Q")}, text=alt.Text("mean:Q", format=".0%"),
         color=alt.Color(f"{color}:N", scale=scale, legend=None))
-    return alt.layer(bars, whiskers, labels).properties(height=HEIGHT)
+    height = max(HEIGHT, 34 * agg[x].nunique()) if flat else HEIGHT
+    return alt.layer(bars, whiskers, labels).properties(height=height)
 
 
 def clock(seg: pd.DataFrame) -> alt.LayerChart:
