@@ -1,19 +1,23 @@
 """How fast the trainer is on this machine, as ratios measured in one run (by hand; not a test).
 
-    python benchmarks/bench_trainer.py            # about two minutes on 2 cores
-    python benchmarks/bench_trainer.py --quick    # fewer repeats, a rough look
+    python benchmarks/bench_trainer.py                          # every core, wall clock (idle machine)
+    python benchmarks/bench_trainer.py --threads 1 --clock cpu  # one core, CPU seconds (busy shared machine)
+    python benchmarks/bench_trainer.py --quick                  # one round, one epoch: a rough look
+    python benchmarks/bench_trainer.py --profile                # torch.profiler's top ops of one MLP epoch
 
-Every number is the best of `--reps` repeats, so a busy machine shows less in the spread than in
-the mean. What is measured (see benchmarks/README.md for how to read it):
-  peak     fp32 matmul GFLOP/s of square products (best over sizes), before and after the rest
-  mlp      training samples/s of MLP 784-512-512-10 on the real MNIST sample, by the trainer
-           (training.engine.fit) and by a plain PyTorch loop (DataLoader over a TensorDataset),
-           and achieved GFLOP/s = 6 x parameters x samples/s as a share of the peak
-  k8       8 runs as one batched model vs the same 8 runs one after another
-  cnn      training samples/s of the CNN (filters 16 and 32) on CIFAR-10 images
-The trainer's per-epoch evaluation is replaced by a no-op stub while timing and the clock starts
-at the epoch-0 callback, so only the training steps (shuffle, gather, forward, backward, update)
-count, not model building or evaluation.
+Measurements run in rounds (--reps); each round measures everything once, so the peak and the
+loops see the same share of the machine, and each keeps its best round. What is measured
+(benchmarks/README.md says how to read it):
+  peak     fp32 matmul GFLOP/s of square products (2 n^3 flops; best over n = 256..2048)
+  mlp      training samples/s of MLP 784-512-512-10 on the real MNIST sample (8,000 digits), by the
+           trainer (training.engine.fit) and by a plain PyTorch loop (DataLoader over a TensorDataset,
+           nn.Sequential, the same SGD), and achieved GFLOP/s = 6 x parameters x samples/s vs the peak;
+           "matmuls alone" times only the step's 8 matrix products: the ceiling for any training loop
+  k8       8 runs as one batched model vs the same 8 runs one after another (samples/s of all runs)
+  cnn      training samples/s of the CNN (filters 16 and 32, dense 384-192) on 2,000 CIFAR-10 images
+The trainer's per-epoch evaluation is swapped for a no-op stub while timing, and the clock starts
+at the epoch-0 callback, so only training steps (shuffle, gather, forward, backward, update) count,
+not model building or evaluation. Results go to benchmarks/out/bench_trainer-<threads>t-<clock>.csv.
 """
 from __future__ import annotations
 
@@ -145,6 +149,32 @@ def plain_rate(train: D.Images, batch: int, epochs: int, reps: int) -> float:
     return best
 
 
+def matmul_only_rate(batch: int, reps: int = 5) -> float:
+    """Samples/s if a training step of the MLP were nothing but its 8 batched matrix products
+    (3 forward, 5 backward: the trainer's own baddbmm/bmm calls at K = 1): the ceiling for any loop."""
+    g = torch.Generator().manual_seed(0)
+    dims = [784, 512, 512, 10]
+    w = [torch.randn(1, i, o, generator=g) for i, o in zip(dims, dims[1:])]
+    b = [torch.randn(1, 1, o, generator=g) for o in dims[1:]]
+    h = [torch.randn(1, batch, d, generator=g) for d in dims]   # each layer's input and the output
+    gr = [torch.randn(1, batch, d, generator=g) for d in dims[1:]]
+
+    def step():
+        for i in range(3):
+            torch.baddbmm(b[i], h[i], w[i])                        # forward
+            torch.bmm(h[i].transpose(1, 2), gr[i])                 # weight gradient
+            if i:
+                torch.bmm(gr[i], w[i].transpose(1, 2))             # input gradient (none for the pixels)
+    step()
+    best = 0.0
+    for _ in range(reps):
+        t0 = clock()
+        for _ in range(10):
+            step()
+        best = max(best, 10 * batch / (clock() - t0))
+    return best
+
+
 def step_flops(spec: RunSpec, trainset) -> float:
     """Forward + backward FLOPs of one training example, counted by torch's FlopCounterMode."""
     mean, std = trainset.x.mean(dim=(0, 2, 3)), trainset.x.std(dim=(0, 2, 3))
@@ -155,6 +185,18 @@ def step_flops(spec: RunSpec, trainset) -> float:
     with counter:
         E._ce(model(xb), yb).sum().backward()
     return counter.get_total_flops() / b
+
+
+def profile_epoch(trainset, val, batch: int = 256) -> None:
+    """Where one MLP training epoch spends its time, op by op (evaluation stubbed out as above)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    spec = mlp_spec(0, batch, 1)
+    with steps_only():
+        E.fit([spec], trainset, val)                          # warm-up
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            E.fit([spec], trainset, val)
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +211,7 @@ def main(argv=None) -> None:
     ap.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                     help="wall: seconds on the clock (the real speed on an idle machine); cpu: this process's "
                          "CPU seconds, which a busy shared machine disturbs less (use with --threads 1)")
+    ap.add_argument("--profile", action="store_true", help="only print torch.profiler's top ops of one MLP epoch")
     args = ap.parse_args(argv)
     global clock
     clock = CLOCKS[args.clock]
@@ -177,6 +220,9 @@ def main(argv=None) -> None:
     train, val = D.mnist10k()
     val = val.take(torch.arange(100))
     clean = E.make_train_set(train, [D.Corruption()])
+    if args.profile:
+        profile_epoch(clean, val)
+        return
     eight = E.make_train_set(train, [D.Corruption()] * 8)
     mlp_flops = 6 * sum(i * o + o for i, o in ((784, 512), (512, 512), (512, 10)))  # 6 x 669,706 per sample
     cnn = []
@@ -207,6 +253,7 @@ def main(argv=None) -> None:
         for batch in (256, 512):
             keep(("mlp trainer", batch), trainer_rate([mlp_spec(0, batch, epochs)], clean, val, 1))
             keep(("mlp plain DataLoader loop", batch), plain_rate(train, batch, epochs, 1))
+            keep(("mlp matmuls alone", batch), matmul_only_rate(batch))
         keep(("mlp 8 runs batched", 256), trainer_rate([mlp_spec(s, 256, 1) for s in range(8)], eight, val, 1))
         keep(("mlp 8 runs one by one", 256),
              8 / sum(1 / trainer_rate([mlp_spec(s, 256, 1)], clean, val, 1) for s in range(8)))
