@@ -48,18 +48,35 @@ def describe(m: dict, folder: str) -> str:
             f"**Data** {data or 'not recorded'}")
 
 
+def params_text(config: dict, indent: int = 0) -> str:
+    """A stage's parameters as short YAML-like lines (cheaper to draw than an interactive JSON tree)."""
+    lines = []
+    for k, v in config.items():
+        if isinstance(v, dict):
+            lines.append(" " * indent + f"{k}:")
+            lines.append(params_text(v, indent + 2))
+        else:
+            lines.append(" " * indent + f"{k}: {v}")
+    return "\n".join(lines)
+
+
 def provenance(folder: str, data: pd.DataFrame, key: str) -> None:
-    """Under a chart: what produced it, how to rerun it, its parameters and the exact data drawn as CSV."""
+    """Under a chart: what produced it, how to rerun it, its parameters and the exact data drawn as CSV.
+    The expander renders its content only once opened, so closed ones cost nothing on a page switch."""
+    box = st.expander("🔎 Where these numbers come from · download the data", key=f"provenance-{key}",
+                      on_change="rerun")
+    if not box.open:
+        return
     m = A.manifest(folder)
-    with st.expander("🔎 Where these numbers come from · download the data"):
+    with box:
         st.markdown(describe(m, folder))
         st.markdown("**Reproduce** (rewrites this folder from `params.yaml`):")
         st.code(A.reproduce(folder), language="bash")
-        if m.get("config"):
-            st.markdown("**Parameters** of the stage:")
-            st.json(m["config"], expanded=False)
         st.download_button("⬇️ The data drawn above (CSV)", data=lambda: data.to_csv(index=False),
                            file_name=f"{key}.csv", mime="text/csv", key=f"download-{key}", on_click="ignore")
+        if m.get("config"):
+            st.markdown("**Parameters** of the stage:")
+            st.code(params_text(m["config"]), language=None)
 
 
 def fingerprint(data: pd.DataFrame) -> int:

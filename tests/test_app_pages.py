@@ -216,8 +216,9 @@ def test_training_time_page_marks_the_best_epoch():
 def test_design_page_names_a_measured_configuration():
     needs("e5/mnist10k/summary.csv")
     at = render(BY_FILE["09_model_design"])
-    shown = text(at)
-    folder = next(f for f in ("e3/randX", "e3/randY", "e4/width", "e4/size", "e5/mnist10k") if f"`artifacts/{f}`" in shown)
+    where = next(m.value for m in at.markdown if "Where each number comes from" in m.value)
+    line = next(x for x in where.splitlines() if "validation accuracy" in x)
+    folder = line.split("`artifacts/")[1].split("`")[0]
     s = pd.read_csv(ART / folder / "summary.csv")
     if "best_val_acc" in s:  # the value shown is the seed-mean of one measured configuration
         keys = [k for k in ("width", "n_train", "kind", "p") if k in s]
@@ -338,3 +339,16 @@ def test_palette_is_stable_across_pages():
     assert P.scale(P.KIND_COLOR, ["random labels", "real"]).to_dict()["range"] == [P.BLUE, P.MAGENTA]
     assert P.p_color(0.4) == P.p_color(0.4) and P.p_color(0.0) != P.p_color(1.0)
     assert len(set(P.KIND_COLOR.values())) == len(P.KIND_COLOR)
+
+
+def test_provenance_opens_with_reproduce_command_and_download():
+    needs("e5/mnist10k/summary.csv")
+    at = render(CHAPTERS[0])
+    assert not at.download_button, "closed provenance panels render nothing"
+    at.session_state["provenance-intro-teaser"] = True
+    at.run()
+    assert "dvc repro e5@mnist10k" in [c.value for c in at.code]
+    assert at.download_button and at.download_button[0].label.startswith("⬇️")
+    shown = text(at)
+    m = json.loads((ART / "e5/mnist10k/manifest.json").read_text())
+    assert f"`{m['profile']}`" in shown and m["stage"] in shown
