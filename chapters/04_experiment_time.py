@@ -2,6 +2,7 @@
 examples are easy or hard across many one-epoch runs (E1)."""
 from functools import partial
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -64,7 +65,8 @@ def learning_curves() -> None:
         + verdict(fit_at, final_val)
     )
     chart = partial(C.bands, agg, color="condition", scale=P.scale(P.KIND_COLOR, agg["condition"]), dash="metric",
-                    y_title="accuracy")
+                    dash_scale=alt.Scale(domain=["training set (as labelled)", "validation (clean)"],
+                                         range=[[6, 4], [1, 0]]), y_title="accuracy")
     ui.chart(chart, caption=f"{ui.DATASET_NAME[dataset]}: accuracy per epoch, mean ± sd over seeds (band). "
                             "Click a legend entry to highlight it.",
              data=agg, folder=folder, key=f"exp-curves-{dataset}")
@@ -89,7 +91,11 @@ def difficulty(folder: str) -> dict:
     sorted_["condition"] = sorted_["condition"].map({"real": "real", "randX": "random inputs", "randY": "random labels"}
                                                     ).fillna(sorted_["condition"])
     q = ex.groupby("condition")["p_correct"].quantile([0.05, 0.5, 0.95, 0.99]).unstack()
-    return {"sorted": sorted_, "quantiles": q, "means": ex.groupby("condition")["p_correct"].mean()}
+    gap = float("nan")  # largest gap between the randX and the binomial sorted curves
+    if {"random inputs", "binomial reference"} <= set(sorted_["condition"]):
+        by = sorted_.pivot(index="share", columns="condition", values="p_correct")
+        gap = float((by["random inputs"] - by["binomial reference"]).abs().max())
+    return {"sorted": sorted_, "quantiles": q, "means": ex.groupby("condition")["p_correct"].mean(), "gap": gap}
 
 
 def easy_and_hard() -> None:
@@ -110,13 +116,21 @@ def easy_and_hard() -> None:
     parts = []
     if "real" in q.index:
         parts.append(f"On **real** digits P(correct) runs from {ui.pct(q.at['real', 0.05])} (5th percentile) to "
-                     f"{ui.pct(q.at['real', 0.95])} (95th): some digits are easy, some are hard.")
+                     f"{ui.pct(q.at['real', 0.95])} (95th)"
+                     + (": some digits are easy, some are hard." if q.at["real", 0.95] - q.at["real", 0.05] >= 0.5 else "."))
     if "randX" in means.index:
-        parts.append(f"With **random inputs** every example sits near the same value (mean {ui.pct(means['randX'])}), "
-                     "on the curve you would get from pure chance (the grey binomial reference).")
-    if "randY" in q.index:
-        parts.append(f"**Random labels** reach {ui.pct(q.at['randY', 0.99])} at the 99th percentile: a few examples "
-                     "whose random label happens to match their look get learned early.")
+        near = d["gap"] == d["gap"] and d["gap"] <= 0.15
+        parts.append(f"With **random inputs** the examples bunch around their mean of {ui.pct(means['randX'])}"
+                     + (f", within {ui.pct(d['gap'])} of the grey binomial curve that pure chance would draw, as if "
+                        "every example were equally hard." if near else
+                        f"; the grey binomial curve of pure chance is up to {ui.pct(d['gap'])} away." if d["gap"] == d["gap"]
+                        else "."))
+    if "randY" in q.index and "randX" in q.index:
+        heavier = q.at["randY", 0.99] > q.at["randX", 0.99]
+        parts.append(f"**Random labels** reach {ui.pct(q.at['randY', 0.99])} at the 99th percentile against "
+                     f"{ui.pct(q.at['randX', 0.99])} for random inputs"
+                     + (": a few randomly labelled digits get learned more often than chance alone would allow."
+                        if heavier else "."))
     st.markdown(" ".join(parts))
     colours = {**P.KIND_COLOR, "binomial reference": P.GREY}
     data = d["sorted"]
@@ -128,10 +142,14 @@ def easy_and_hard() -> None:
         gallery = A.arrays(folder, "gallery", needs=["images"])
     except A.Missing:
         return
-    n = min(12, len(gallery["images"]))
-    caps = [f"P(correct) {gallery['p_correct'][i]:.2f}" for i in range(n)] if "p_correct" in gallery else None
-    st.markdown("Some of the digits at the two ends (real labels):")
-    ui.digits(gallery["images"][:n], caps, [f"training digit, {c}" if caps else "training digit" for c in (caps or [""] * n)],
+    group = gallery.get("group")
+    picks = (np.concatenate([np.flatnonzero(group == "easy")[:6], np.flatnonzero(group == "hard")[:6]])
+             if group is not None else np.arange(min(12, len(gallery["images"]))))
+    caps = [f"{group[i] if group is not None else ''} · P {gallery['p_correct'][i]:.2f}" if "p_correct" in gallery
+            else None for i in picks]
+    st.markdown("The six easiest and the six hardest real digits (P = share of runs that got it right):")
+    ui.digits(gallery["images"][picks], caps if all(caps) else None,
+              [f"training digit {gallery['label'][i] if 'label' in gallery else ''}, {c or ''}" for i, c in zip(picks, caps)],
               width=72)
 
 

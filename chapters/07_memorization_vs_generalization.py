@@ -48,8 +48,10 @@ def gini_round() -> None:
         ui.missing(err, "The loss-sensitivity experiment (E2)")
         return
     panels = sorted(view["agg"]["panel"].unique())
+    names = {"labels": "digit labels", "own_class": "every digit its own class"}
     panel = panels[0] if len(panels) == 1 else st.segmented_control(
-        "Labels", panels, default=panels[0], key="match-gini-panel", required=True) or panels[0]
+        "Labels", panels, default=panels[0], key="match-gini-panel", format_func=lambda v: names.get(v, v),
+        required=True) or panels[0]
     agg = view["agg"][view["agg"]["panel"] == panel]
     last = view["last"][view["last"]["panel"] == panel].sort_values("mean", ascending=False)
     ref = ", ".join(f"{c} {g:.2f}" for c, g in zip(paper.GINI_100K["condition"], paper.GINI_100K["gini"]))

@@ -13,10 +13,17 @@ HEIGHT = 260  # px of plot; axes and legend come on top
 PCT = alt.Axis(format="%")
 
 
-def _legend(title=None, columns: int = 2) -> alt.Legend:
-    # below the plot and wrapped, so a 390-px phone never scrolls sideways
-    return alt.Legend(title=title, orient="bottom", direction="horizontal", columns=columns, labelLimit=220,
+def _legend(labels=(), title=None) -> alt.Legend:
+    """Below the plot, in as many columns as a 390-px phone can hold for these labels (Vega-Lite
+    legends do not wrap by themselves)."""
+    longest = max((len(str(x)) for x in labels), default=30)
+    columns = 1 if longest > 20 else 2 if longest > 11 else 3
+    return alt.Legend(title=title, orient="bottom", direction="horizontal", columns=columns, labelLimit=260,
                       symbolOpacity=1, offset=8)
+
+
+def _domain(scale: alt.Scale) -> list:
+    return list(scale.domain) if isinstance(scale.domain, (list, tuple)) else []
 
 
 def _tips(color: str, x: str, x_title: str, extra=()) -> list:
@@ -30,7 +37,7 @@ def bands(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x: s
           log_x: bool = False, dash_scale: alt.Scale | None = None) -> alt.LayerChart:
     """Mean lines with a ± sd band per `color` (and `dash`) group; legend click highlights a series."""
     pick = alt.selection_point(fields=[color], bind="legend")
-    hue = alt.Color(f"{color}:N", scale=scale, legend=_legend())  # one legend, shared by every layer
+    hue = alt.Color(f"{color}:N", scale=scale, legend=_legend(_domain(scale)))  # one legend, shared by every layer
     detail = [alt.Detail(f"{dash}:N")] if dash else []
     x_scale = alt.Scale(type="log", nice=False) if log_x else alt.Scale(nice=False)
     base = alt.Chart(agg).encode(x=alt.X(f"{x}:Q", title=x_title, scale=x_scale), color=hue)
@@ -39,7 +46,7 @@ def bands(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x: s
     band = base.mark_area(interpolate="monotone").encode(
         *detail, y=alt.Y("lo:Q", scale=y_scale), y2="hi:Q",
         opacity=alt.condition(pick, alt.value(0.18), alt.value(0.03)))
-    dash_enc = (alt.StrokeDash(f"{dash}:N", legend=_legend(columns=1), scale=dash_scale or alt.Undefined)
+    dash_enc = (alt.StrokeDash(f"{dash}:N", legend=_legend(agg[dash].unique()), scale=dash_scale or alt.Undefined)
                 if dash else alt.StrokeDash())
     extra = [alt.Tooltip(f"{dash}:N", title="measured on")] if dash else []
     line = base.mark_line(strokeWidth=2.2).encode(
@@ -65,19 +72,19 @@ def paper_points(ref: pd.DataFrame, x: str, y: str, what: str, x_scale: alt.Scal
     return alt.Chart(ref).mark_point(shape=P.PAPER_SHAPE, filled=True, size=110, color=P.PAPER_COLOR,
                                      stroke="white", strokeWidth=0.8).encode(
         x=alt.X(f"{x}:Q", scale=x_scale or alt.Scale()), y=f"{y}:Q",
-        shape=alt.Shape("source:N", scale=alt.Scale(range=[P.PAPER_SHAPE]), legend=_legend(columns=1)),
+        shape=alt.Shape("source:N", scale=alt.Scale(range=[P.PAPER_SHAPE]), legend=None),  # captions explain it
         tooltip=[alt.Tooltip("source:N", title=what), alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".3f")])
 
 
 def by_level(agg: pd.DataFrame, *, color: str, scale: alt.Scale, y_title: str, x: str = "p",
-             x_title: str = "noise level p (share of training examples corrupted)", percent: bool = True,
+             x_title: str = "noise level p (share corrupted)", percent: bool = True,
              y_domain=(0, 1), paper: pd.DataFrame | None = None, paper_y: str = "", log_x: bool = False):
     """Mean ± sd per level (points, error bars, a joining line), optionally with the paper's values;
     `log_x` for widths and data sizes (base 2)."""
     pick = alt.selection_point(fields=[color], bind="legend")
     x_scale = alt.Scale(type="log", base=2) if log_x else alt.Scale()
     base = alt.Chart(agg).encode(x=alt.X(f"{x}:Q", title=x_title, scale=x_scale),
-                                 color=alt.Color(f"{color}:N", scale=scale, legend=_legend()),
+                                 color=alt.Color(f"{color}:N", scale=scale, legend=_legend(_domain(scale))),
                                  opacity=alt.condition(pick, alt.value(1.0), alt.value(0.15)))
     y = alt.Y("mean:Q", title=y_title, axis=PCT if percent else alt.Axis(),
               scale=alt.Scale(domain=list(y_domain)) if y_domain else alt.Scale(zero=True))
@@ -102,7 +109,7 @@ def grouped_bars(agg: pd.DataFrame, *, x: str, color: str, scale: alt.Scale, y_t
         off: (alt.YOffset if flat else alt.XOffset)(f"{color}:N", sort=list(scale.domain))})
     value = enc[val]("mean:Q", title=y_title, axis=PCT, scale=alt.Scale(domain=[0, 1.12]))
     bars = base.mark_bar(cornerRadiusEnd=3).encode(**{val: value},
-        color=alt.Color(f"{color}:N", scale=scale, legend=_legend()),
+        color=alt.Color(f"{color}:N", scale=scale, legend=_legend(_domain(scale))),
         tooltip=[alt.Tooltip(f"{color}:N", title="model"), alt.Tooltip(f"{x}:N", title="measured on"),
                  alt.Tooltip("mean:Q", format=".1%"), alt.Tooltip("sd:Q", title="± sd", format=".1%"),
                  alt.Tooltip("n:Q", title="seeds")])
@@ -127,7 +134,7 @@ def clock(seg: pd.DataFrame) -> alt.LayerChart:
         x=alt.X("start:Q", title="epoch", scale=alt.Scale(nice=False)), x2="end:Q",
         y=alt.Y("row:Q", title="training examples (one per row)", axis=None, scale=alt.Scale(nice=False, reverse=True)),
         y2="row_end:Q",
-        color=alt.Color("state_name:N", scale=scale, legend=_legend(columns=1)),
+        color=alt.Color("state_name:N", scale=scale, legend=_legend(_domain(scale))),
         tooltip=[alt.Tooltip("example:Q", title="example #"), alt.Tooltip("group:N", title="label"),
                  alt.Tooltip("true_label:Q", title="true label"), alt.Tooltip("given_label:Q", title="given label"),
                  alt.Tooltip("state_name:N", title="model"), alt.Tooltip("start:Q", title="from epoch"),
@@ -150,7 +157,7 @@ def shares(df: pd.DataFrame) -> alt.Chart:
     return alt.Chart(df).mark_area().encode(
         x=alt.X("epoch:Q", title="epoch", scale=alt.Scale(nice=False)),
         y=alt.Y("share:Q", title="share of examples", axis=PCT, stack="normalize"),
-        color=alt.Color("state_name:N", scale=scale, legend=_legend(columns=1),
+        color=alt.Color("state_name:N", scale=scale, legend=_legend(_domain(scale)),
                         sort=list(P.STATE_COLOR)),
         order=alt.Order("state_name:N"),
         tooltip=[alt.Tooltip("state_name:N", title="state"), alt.Tooltip("epoch:Q"),
@@ -167,7 +174,7 @@ def tradeoff(df: pd.DataFrame, paper: pd.DataFrame | None = None) -> alt.LayerCh
         x=alt.X("random_label_train_acc:Q", title="training accuracy on random labels (memorized)", axis=PCT),
         y=alt.Y("clean_best_val_acc:Q", title="best validation accuracy, real labels", axis=PCT,
                 scale=alt.Scale(zero=False)),
-        color=alt.Color("regularizer:N", scale=scale, legend=_legend()),
+        color=alt.Color("regularizer:N", scale=scale, legend=_legend(_domain(scale))),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)))
     line = base.mark_line(strokeWidth=1.6).encode(order="rank:Q" if "rank" in df else "strength:Q")
     dots = base.mark_point(filled=True, size=75).encode(
@@ -190,7 +197,7 @@ def design_slice(df: pd.DataFrame, unit: str) -> alt.Chart:
         y=alt.Y("best_val_acc:Q", title="best validation accuracy", axis=PCT, scale=alt.Scale(zero=False)),
         color=alt.Color("p:Q", scale=alt.Scale(domain=[0, 0.5, 1], range=[P.p_color(0), P.p_color(0.5), P.p_color(1)]),
                         title="noise p", legend=alt.Legend(orient="bottom", direction="horizontal")),
-        shape=alt.Shape("series:N", legend=_legend(columns=3)),
+        shape=alt.Shape("series:N", legend=_legend(df["series"].unique())),
         size=alt.condition("datum.your_pick", alt.value(360), alt.value(70)),
         stroke=alt.condition("datum.your_pick", alt.value(P.GREY), alt.value(None)),
         strokeWidth=alt.value(3),
@@ -207,7 +214,7 @@ def verdict_bar(tally: pd.DataFrame, colors: dict[str, str]) -> alt.Chart:
     return alt.Chart(tally).mark_bar(height=28).encode(
         x=alt.X("claims:Q", stack="zero", title="experimental claims", axis=alt.Axis(tickMinStep=1)),
         color=alt.Color("verdict:N", scale=alt.Scale(domain=list(colors), range=list(colors.values())),
-                        legend=_legend(columns=2)),
+                        legend=_legend(list(colors))),
         order=alt.Order("order:Q"), tooltip=["verdict:N", "claims:Q"]).properties(height=70)
 
 
@@ -218,7 +225,8 @@ def frontier(df: pd.DataFrame, paper: pd.DataFrame | None = None) -> alt.LayerCh
     base = alt.Chart(df).encode(
         x=alt.X("x:Q", title="random-label training accuracy allowed (at most)", axis=PCT),
         y=alt.Y("best_val_acc:Q", title="best clean validation accuracy", axis=PCT, scale=alt.Scale(zero=False)),
-        color=alt.Color("regularizer:N", scale=P.scale(P.REG_COLOR, df["regularizer"]), legend=_legend()),
+        color=alt.Color("regularizer:N", scale=P.scale(P.REG_COLOR, df["regularizer"]),
+                        legend=_legend(df["regularizer"].unique())),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)))
     line = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
         tooltip=[alt.Tooltip("regularizer:N"), alt.Tooltip("x:Q", title="allowed", format=".0%"),
@@ -235,7 +243,7 @@ def sorted_curves(df: pd.DataFrame, colors: dict[str, str]) -> alt.Chart:
     return alt.Chart(df).mark_line(strokeWidth=2.2).encode(
         x=alt.X("share:Q", title="examples, easiest to hardest", axis=PCT, scale=alt.Scale(nice=False)),
         y=alt.Y("p_correct:Q", title="P(correct) after one epoch", axis=PCT, scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("condition:N", scale=P.scale(colors, df["condition"]), legend=_legend()),
+        color=alt.Color("condition:N", scale=P.scale(colors, df["condition"]), legend=_legend(df["condition"].unique())),
         strokeDash=alt.condition("datum.condition == 'binomial reference'", alt.value([5, 4]), alt.value([1, 0])),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
         tooltip=[alt.Tooltip("condition:N"), alt.Tooltip("share:Q", format=".0%", title="easiest share"),

@@ -352,3 +352,41 @@ def test_provenance_opens_with_reproduce_command_and_download():
     shown = text(at)
     m = json.loads((ART / "e5/mnist10k/manifest.json").read_text())
     assert f"`{m['profile']}`" in shown and m["stage"] in shown
+
+
+def test_derived_tables_follow_new_artifacts(tmp_path, monkeypatch):
+    monkeypatch.setenv(A.ENV, str(tmp_path))
+    (tmp_path / "e9").mkdir()
+    path = tmp_path / "e9" / "t.csv"
+    path.write_text("a\n1\n2\n")
+
+    @A.derived
+    def total(folder: str) -> int:
+        return int(A.table(folder, "t", numeric=["a"])["a"].sum())
+
+    assert total("e9") == 3
+    (tmp_path / "e9" / "other.csv").write_text("b\n1\n")  # any new artifact invalidates the derived cache
+    path.write_text("a\n10\n")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert total("e9") == 10
+
+
+def test_easy_hard_section_quotes_percentiles():
+    needs("e1/mnist10k/examples.csv")
+    ex = pd.read_csv(ART / "e1/mnist10k/examples.csv")
+    real = ex.loc[ex["condition"] == "real", "p_correct"]
+    at = render(BY_FILE["04_experiment_time"])
+    shown = text(at)
+    assert f"runs from {ui.pct(real.quantile(0.05))} (5th percentile) to {ui.pct(real.quantile(0.95))} (95th)" in shown
+    assert len(charts(at)) >= 2, "learning curves and the sorted P(correct) curves"
+
+
+def test_gini_round_quotes_final_gini():
+    needs("e2/gini.csv")
+    g = pd.read_csv(ART / "e2/gini.csv")
+    g = g[g["panel"] == sorted(g["panel"].unique())[0]]
+    last = g[g["step"] == g["step"].max()].groupby("condition")["gini"].mean()
+    at = render(BY_FILE["07_memorization_vs_generalization"])
+    shown = text(at)
+    for cond, value in last.items():
+        assert f"**{cond}** {ui.num(value)}" in shown
