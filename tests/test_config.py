@@ -52,8 +52,8 @@ def test_bad_values_name_the_field_and_its_range(mapping, names):
 
 
 def test_bad_run_settings_name_the_nested_key():
-    assert "model.width = 0" in error(RunSpec, {"model": {"width": 0}}) and "1 ≤ value ≤ 8192" in error(
-        RunSpec, {"model": {"width": 0}})
+    message = error(RunSpec, {"model": {"width": 0}})
+    assert "model.width = 0" in message and "1 ≤ value ≤ 8192" in message
     message = error(RunSpec, {"train": {"optimizer": "rmsprop"}})
     assert "train.optimizer = 'rmsprop'" in message and "'sgd', 'adam'" in message
     assert "unknown key 'model.widht'" in error(RunSpec, {"model": {"widht": 64}})
