@@ -85,13 +85,11 @@ else:
     )
     left, right = st.columns(2)
     with left:
-        st.markdown("**🟦 Trained on real labels**")
-        ui.digits([ui.to_gray(w) for w in weights["real"][:16]], None,
-                  [f"first-layer unit {i} of the real-label model" for i in range(16)], width=56)
+        ui.picture(ui.mosaic([ui.to_gray(w) for w in weights["real"][:16]], 4), "🟦 trained on real labels",
+                   "first-layer weights of 16 hidden units of the real-label model")
     with right:
-        st.markdown("**🟪 Trained on shuffled labels**")
-        ui.digits([ui.to_gray(w) for w in weights["random"][:16]], None,
-                  [f"first-layer unit {i} of the shuffled-label model" for i in range(16)], width=56)
+        ui.picture(ui.mosaic([ui.to_gray(w) for w in weights["random"][:16]], 4), "🟪 trained on shuffled labels",
+                   "first-layer weights of 16 hidden units of the shuffled-label model")
     st.caption("First-layer weights of 16 hidden units of each network (seed 0), each scaled to its own range.")
 
 st.page_link("chapters/03_factors.py", label="Next: what makes a model memorize", icon="📊")

@@ -66,13 +66,12 @@ def measured_story() -> None:
     if gallery is not None:
         st.subheader("🤸 The same digits, stretched")
         n = min(6, gallery["images"].shape[0])
-        st.markdown("**original**")
-        ui.digits(gallery["images"][:n], None, [f"original training image {i + 1}" for i in range(n)], width=56)
-        for k, (aug, strength) in enumerate(zip(gallery["augment"], gallery["strength"])):
-            name = setting(str(aug), float(strength))
-            st.markdown(f"**{name}**")
-            ui.digits(gallery["augmented"][k, 0, :n], None, [f"training image {i + 1} under {name}" for i in range(n)],
-                      width=56)
+        rows = [gallery["images"][:n]] + [gallery["augmented"][k, 0, :n] for k in range(len(gallery["augment"]))]
+        names = ["original"] + [setting(str(a), float(v)) for a, v in zip(gallery["augment"], gallery["strength"])]
+        cols = st.columns(2)
+        for i, (row, name) in enumerate(zip(rows, names)):
+            with cols[i % 2]:
+                ui.picture(ui.mosaic(row, n), name, f"{n} training images, {name}")
         st.caption("The first few training images as the network sees them: the original, then one random draw of each "
                    "augmentation setting (a new draw every time the image comes round).")
 

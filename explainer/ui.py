@@ -130,6 +130,24 @@ def digits(images, captions: list[str] | None, alts: list[str], width: int = 84)
     st.image(_pngs(np.stack([np.asarray(im) for im in images]), 3), caption=captions, width=width, alt=alts)
 
 
+def mosaic(images, columns: int, gap: int = 2, fill: int = 128) -> np.ndarray:
+    """Small uint8 images (N, H, W) tiled into one picture, `columns` per row with `gap` px between:
+    one image to send instead of N (a page switch fetches every image separately)."""
+    images = np.asarray(images)
+    n, h, w = images.shape[:3]
+    rows = -(-n // columns)
+    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, *images.shape[3:]), fill, dtype=np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = im
+    return out
+
+
+def picture(image: np.ndarray, caption: str, alt: str, width: int | str = "content") -> None:
+    """One composed picture (e.g. a `mosaic`), upscaled crisply and sent as PNG."""
+    st.image(_pngs(np.asarray(image)[None], 3)[0], caption=caption, width=width, alt=alt)
+
+
 def to_gray(w: np.ndarray) -> np.ndarray:
     """A signed weight image as uint8: 0 -> mid grey, the largest |weight| -> black or white."""
     scale = np.abs(w).max() or 1.0

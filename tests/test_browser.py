@@ -104,9 +104,8 @@ def full_height_screenshot(page, path: Path) -> None:
     size = page.viewport_size
     height = size["height"]
     for _ in range(4):  # charts may reflow once the viewport grows
-        needed = page.evaluate("() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
-                               "[data-testid=stAppViewContainer], [data-testid=stSidebarContent], body')]"
-                               ".map(e => e.scrollHeight))")
+        needed = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                               " return m ? m.scrollHeight : document.body.scrollHeight; }")
         if needed <= height:
             break
         height = min(needed + 40, 20000)
