@@ -107,7 +107,8 @@ def grouped_bars(agg: pd.DataFrame, *, x: str, color: str, scale: alt.Scale, y_t
     base = alt.Chart(agg).encode(**{
         cat: enc[cat](f"{x}:N", title=x_title or None, sort=x_order, axis=alt.Axis(labelAngle=0, labelLimit=140)),
         off: (alt.YOffset if flat else alt.XOffset)(f"{color}:N", sort=list(scale.domain))})
-    value = enc[val]("mean:Q", title=y_title, axis=PCT, scale=alt.Scale(domain=[0, 1.12]))
+    value = enc[val]("mean:Q", title=y_title, axis=alt.Axis(format="%", values=[0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+                     scale=alt.Scale(domain=[0, 1.12]))  # room above 100 % for the printed values
     bars = base.mark_bar(cornerRadiusEnd=3).encode(**{val: value},
         color=alt.Color(f"{color}:N", scale=scale, legend=_legend(_domain(scale))),
         tooltip=[alt.Tooltip(f"{color}:N", title="model"), alt.Tooltip(f"{x}:N", title="measured on"),
