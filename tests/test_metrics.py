@@ -12,6 +12,7 @@ from torch import nn
 
 from training import data as D
 from training import metrics as M
+from training import sensitivity as S
 from training.metrics import RADIUS
 
 
@@ -63,12 +64,12 @@ def test_lass_stays_in_the_box_and_restores_train_mode():
 
 
 def test_gini_of_known_vectors():
-    assert M.gini([3, 3, 3, 3]) == pytest.approx(0.0, abs=1e-12)
-    assert M.gini([0, 0, 0, 0, 7]) == pytest.approx(4 / 5)
+    assert S.gini([3, 3, 3, 3]) == pytest.approx(0.0, abs=1e-12)
+    assert S.gini([0, 0, 0, 0, 7]) == pytest.approx(4 / 5)
     # by hand: mean absolute difference over all ordered pairs / (2 * mean); values 1, 2, 3, 4
     # sum |xi - xj| over i, j = 2 * (1+2+3+1+2+1) = 20; 20 / (2 * 16 * 2.5) = 0.25
-    assert M.gini([4, 1, 3, 2]) == pytest.approx(0.25)
-    assert M.gini([]) == 0.0 and M.gini([0, 0]) == 0.0
+    assert S.gini([4, 1, 3, 2]) == pytest.approx(0.25)
+    assert S.gini([]) == 0.0 and S.gini([0, 0]) == 0.0
 
 
 def tiny_net(seed: int = 0):
@@ -99,7 +100,7 @@ def test_unrolled_input_grads_match_finite_differences():
     x_now = torch.rand(4, 1, 4, 4, generator=g, dtype=torch.float64)
     y_now = torch.randint(0, 3, (4,), generator=g)
     lr, eps = 0.5, 1e-6
-    grads = M.unrolled_input_grads(fwd, params, window, x_now, y_now, lr)
+    grads = S.unrolled_input_grads(fwd, params, window, x_now, y_now, lr)
     assert [gr.shape for gr in grads] == [xj.shape for xj, _ in window]
     for j, pixel in [(0, (2, 0, 1, 3)), (1, (4, 0, 3, 0)), (2, (0, 0, 2, 2))]:
         estimate = []
@@ -118,8 +119,8 @@ def test_unrolled_input_grads_split_by_class_add_up():
     window = [(torch.rand(5, 1, 4, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (5,), generator=g))
               for _ in range(2)]
     x_now, y_now = torch.rand(6, 1, 4, 4, generator=g, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1, 2])
-    total = M.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3)
-    split = M.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3, class_of_now=y_now, n_groups=3)
+    total = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3)
+    split = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3, class_of_now=y_now, n_groups=3)
     for t, s in zip(total, split):
         assert s.shape == (3, *t.shape)
         assert torch.allclose(s.sum(0), t, atol=1e-12)
@@ -128,14 +129,14 @@ def test_unrolled_input_grads_split_by_class_add_up():
 
 def test_loss_sensitivity_returns_gini_table_sensitivities_and_matrix(mnist):
     train = D.downscale(D.stratified_subset(mnist[0], 60, 0), 14)
-    table, per_example, matrix = M.loss_sensitivity(
+    table, per_example, matrix = S.loss_sensitivity(
         train.x, train.y, 10, width=16, depth=1, lr=0.05, batch_size=10, steps=6, window=2,
         checkpoints=[3, 6], seed=0, matrix_every=2)
     assert list(table["step"]) == [3, 6] and set(table.columns) >= {"step", "gini", "loss"}
     assert ((table["gini"] > 0) & (table["gini"] < 1)).all()
     assert per_example.shape == (60,) and (per_example >= 0).all() and (per_example > 0).sum() >= 10
     assert matrix.shape == (10, 10) and (matrix >= 0).all() and matrix.sum() > 0
-    again = M.loss_sensitivity(train.x, train.y, 10, width=16, depth=1, lr=0.05, batch_size=10, steps=6,
+    again = S.loss_sensitivity(train.x, train.y, 10, width=16, depth=1, lr=0.05, batch_size=10, steps=6,
                                window=2, checkpoints=[3, 6], seed=0)
     assert again[2] is None and np.allclose(again[1], per_example)
 

@@ -1,15 +1,13 @@
-"""What the paper measures: critical sample ratio (LASS), loss-sensitivity and its Gini
-coefficient, epochs to fit, and the best validation epoch.
+"""What the paper measures: critical sample ratio (LASS), epochs to fit, and the best validation
+epoch. Loss-sensitivity and its Gini coefficient (E2) live in sensitivity.py.
 
 Pixel-scale constants follow the paper's 0-255 scale divided by 255, because every model here
 takes pixels in [0, 1] and normalises internally.
 """
 from __future__ import annotations
 
-from collections import deque
-from typing import Callable, Sequence
+from typing import Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -75,105 +73,6 @@ def critical_sample_ratio(model, x: torch.Tensor, *, seed: int = 0, batch: int =
         flags.append(lass(model, xb, gens=gens, steps=steps, min_new=min_new, **kw)[1])
     critical = torch.cat(flags, dim=1)
     return critical.float().mean(1), critical
-
-
-# ---------------------------------------------------------------------------------------------
-# Loss-sensitivity (E2)
-
-
-def gini(values) -> float:
-    """Gini coefficient of non-negative values: 0 when all are equal, (n-1)/n when one holds all."""
-    v = np.sort(np.asarray(values, dtype=np.float64).ravel())
-    n, total = len(v), v.sum()
-    if n == 0 or total <= 0:
-        return 0.0
-    return float(2 * np.sum(np.arange(1, n + 1) * v) / (n * total) - (n + 1) / n)
-
-
-def unrolled_input_grads(fwd: Callable, params: dict, window: Sequence[tuple], x_now, y_now, lr: float,
-                         class_of_now: torch.Tensor | None = None, n_groups: int = 0):
-    """Gradient of the loss at the current step with respect to the inputs of earlier SGD steps.
-
-    params: the weights *before* the first step in `window`; window: [(x_j, y_j), ...] the earlier
-    minibatches, oldest first; each SGD step theta <- theta - lr * grad L_j(theta) is unrolled with
-    create_graph so the final loss L_t = CE(f(theta_t, x_now), y_now) can be differentiated with
-    respect to every x_j. Returns a list of tensors shaped like the x_j.
-    With class_of_now and n_groups, L_t is split by the class of the current examples and one
-    gradient per class is returned (leading axis n_groups): the rows of Fig. 4's matrix.
-    """
-    xs = [xj.detach().clone().requires_grad_(True) for xj, _ in window]
-    theta = {name: p.detach().requires_grad_(True) for name, p in params.items()}  # a leaf to unroll from
-    for xj, (_, yj) in zip(xs, window):
-        loss_j = F.cross_entropy(fwd(theta, xj), yj)
-        grads = torch.autograd.grad(loss_j, list(theta.values()), create_graph=True)
-        theta = {name: p - lr * g for (name, p), g in zip(theta.items(), grads)}
-    per_example = F.cross_entropy(fwd(theta, x_now), y_now, reduction="none") / len(y_now)
-    if class_of_now is None:
-        return list(torch.autograd.grad(per_example.sum(), xs))
-    onehot = F.one_hot(class_of_now, n_groups).to(per_example.dtype)  # (B, G)
-    by_class = onehot.t() @ per_example                             # (G,) loss of each class's examples
-    return list(torch.autograd.grad(by_class, xs, grad_outputs=torch.eye(n_groups, dtype=per_example.dtype),
-                                    is_grads_batched=True))
-
-
-def loss_sensitivity(x: torch.Tensor, y: torch.Tensor, n_classes: int, *, width: int, depth: int, lr: float,
-                     batch_size: int, steps: int, window: int, checkpoints: Sequence[int], seed: int,
-                     matrix_every: int = 0, class_labels: torch.Tensor | None = None):
-    """Train a small MLP with plain SGD for `steps` steps and measure, at every step t, how much
-    the loss L_t depends on each earlier training input: g_x^t = ||dL_t/dx||_1 through the last
-    `window` unrolled steps. Returns (gini table with one row per checkpoint, mean g per example,
-    10x10 class matrix or None). The matrix, row i = class of the loss, column j = class of the
-    input, is averaged over every `matrix_every`-th step (0 = not computed).
-    """
-    from .config import ModelConfig
-    from .models import BatchedMLP
-
-    n = len(y)
-    net = BatchedMLP([ModelConfig(width=width, depth=depth)], x.shape[1:], n_classes,
-                     x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3)), [seed])
-    buffers = dict(net.named_buffers())
-
-    def fwd(theta, xb):
-        return torch.func.functional_call(net, {**theta, **buffers}, (xb.unsqueeze(0),))[0]
-
-    theta = {k: v.detach().clone() for k, v in net.named_parameters()}
-    g = torch.Generator().manual_seed(seed)
-    order = torch.empty(0, dtype=torch.long)
-    recent: deque = deque(maxlen=window)  # (theta before the step, batch indices)
-    gsum = torch.zeros(n, dtype=torch.float64)
-    classes = class_labels if class_labels is not None else y
-    matrix = torch.zeros(10, 10, dtype=torch.float64) if matrix_every else None
-    n_matrix, rows, marks = 0, [], set(checkpoints)
-    for t in range(1, steps + 1):
-        if len(order) < batch_size:
-            order = torch.cat([order, torch.randperm(n, generator=g)])
-        idx, order = order[:batch_size], order[batch_size:]
-        if recent:
-            start = recent[0][0]
-            win = [(x[j], y[j]) for _, j in recent]
-            want_matrix = matrix is not None and t % matrix_every == 0
-            grads = unrolled_input_grads(fwd, start, win, x[idx], y[idx], lr,
-                                         classes[idx] if want_matrix else None, 10 if want_matrix else 0)
-            for (_, j), gj in zip(recent, grads):
-                if want_matrix:                                      # gj: (10, B, ...) per loss class
-                    per = gj.abs().flatten(2).sum(2).double()        # (10, B)
-                    gsum.index_add_(0, j, gj.sum(0).abs().flatten(1).sum(1).double())  # ||dL_t/dx||_1, as below
-                    matrix.index_add_(1, classes[j], per)
-                else:
-                    gsum.index_add_(0, j, gj.abs().flatten(1).sum(1).double())
-            n_matrix += want_matrix
-        # the real SGD step
-        params = {k: v.requires_grad_(True) for k, v in theta.items()}
-        loss = F.cross_entropy(fwd(params, x[idx]), y[idx])
-        grads = torch.autograd.grad(loss, list(params.values()))
-        recent.append(({k: v.detach() for k, v in theta.items()}, idx))
-        theta = {k: (v - lr * gr).detach() for (k, v), gr in zip(theta.items(), grads)}
-        if t in marks:
-            gbar = gsum / t
-            rows.append({"step": t, "gini": gini(gbar.numpy()), "loss": float(loss)})
-    if matrix is not None and n_matrix:
-        matrix /= n_matrix
-    return pd.DataFrame(rows), (gsum / steps).numpy(), None if matrix is None else matrix.numpy()
 
 
 # ---------------------------------------------------------------------------------------------
