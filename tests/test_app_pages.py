@@ -101,6 +101,7 @@ def test_page_without_any_artifact(chapter, tmp_path):
     assert not charts(at)
     notes = [i.value for i in at.info]
     assert notes and all("dvc repro" in n for n in notes)
+    assert any("No measured results yet" in i.value for i in at.sidebar.info), "the sidebar says nothing ran yet"
 
 
 def corrupt_copy(src: Path, dst: Path) -> None:
