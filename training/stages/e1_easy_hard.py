@@ -34,7 +34,7 @@ import pandas as pd
 import torch
 
 from .. import data as D
-from ..config import ConfigError, RunSpec, opt
+from ..config import ConfigError, RunSpec, TrainConfig, opt
 from .common import Context, Result, fit_all, gallery, load_data, stage_main
 
 CONDITIONS = {"real": "none", "randX": "randX", "randY": "randY"}  # condition -> corruption kind (p = 1)
@@ -53,7 +53,7 @@ class Config:
     binomial_draws: int = opt(1000, lo=1, hi=1000000, help="draws of the binomial reference (paper: 1000)")
     binomial_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the binomial draws")
     gallery: int = opt(24, lo=0, hi=500, help="easiest and hardest real examples kept as images for the app")
-    run: RunSpec = opt(RunSpec(), help="model and optimiser of every run; train.epochs must be 1 (paper)")
+    run: RunSpec = opt(RunSpec(train=TrainConfig(epochs=1)), help="model and optimiser of every run; train.epochs must be 1")
 
     def __post_init__(self):
         if self.run.train.epochs != 1:
