@@ -106,7 +106,8 @@ def easy_and_hard() -> None:
         "patterns, some examples should be learned almost every time and others almost never; if they memorize "
         "one example at a time, all examples should look alike."
     )
-    folder = "e1/mnist10k"
+    dataset = ui.dataset_picker("exp-e1-dataset", "e1")
+    folder = f"e1/{dataset}"
     try:
         d = difficulty(folder)
     except A.Missing as err:
@@ -115,9 +116,9 @@ def easy_and_hard() -> None:
     q, means = d["quantiles"], d["means"]
     parts = []
     if "real" in q.index:
-        parts.append(f"On **real** digits P(correct) runs from {ui.pct(q.at['real', 0.05])} (5th percentile) to "
+        parts.append(f"On **real** data P(correct) runs from {ui.pct(q.at['real', 0.05])} (5th percentile) to "
                      f"{ui.pct(q.at['real', 0.95])} (95th)"
-                     + (": some digits are easy, some are hard." if q.at["real", 0.95] - q.at["real", 0.05] >= 0.5 else "."))
+                     + (": some examples are easy, some are hard." if q.at["real", 0.95] - q.at["real", 0.05] >= 0.5 else "."))
     if "randX" in means.index:
         near = d["gap"] == d["gap"] and d["gap"] <= 0.15
         parts.append(f"With **random inputs** the examples bunch around their mean of {ui.pct(means['randX'])}"
@@ -129,7 +130,7 @@ def easy_and_hard() -> None:
         heavier = q.at["randY", 0.99] > q.at["randX", 0.99]
         parts.append(f"**Random labels** reach {ui.pct(q.at['randY', 0.99])} at the 99th percentile against "
                      f"{ui.pct(q.at['randX', 0.99])} for random inputs"
-                     + (": a few randomly labelled digits get learned more often than chance alone would allow."
+                     + (": a few randomly labelled examples get learned more often than chance alone would allow."
                         if heavier else "."))
     st.markdown(" ".join(parts))
     colours = {**P.KIND_COLOR, "binomial reference": P.GREY}
@@ -137,7 +138,7 @@ def easy_and_hard() -> None:
     ui.chart(partial(C.sorted_curves, data, colours),
              caption="Share of one-epoch runs that classify each training example correctly, examples sorted from "
                      "easiest to hardest, per condition; grey: a binomial reference with the random-input mean.",
-             data=data, folder=folder, key="exp-easy-hard")
+             data=data, folder=folder, key=f"exp-easy-hard-{dataset}")
     try:
         gallery = A.arrays(folder, "gallery", needs=["images"])
     except A.Missing:
@@ -147,7 +148,7 @@ def easy_and_hard() -> None:
              if group is not None else np.arange(min(12, len(gallery["images"]))))
     caps = [f"{group[i] if group is not None else ''} · P {gallery['p_correct'][i]:.2f}" if "p_correct" in gallery
             else None for i in picks]
-    st.markdown("The six easiest and the six hardest real digits (P = share of runs that got it right):")
+    st.markdown("The six easiest and the six hardest real examples (P = share of runs that got it right):")
     ui.digits(gallery["images"][picks], caps if all(caps) else None,
               [f"training digit {gallery['label'][i] if 'label' in gallery else ''}, {c or ''}" for i, c in zip(picks, caps)],
               width=72)
