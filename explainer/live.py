@@ -1,0 +1,243 @@
+"""The live retrain widget: a visitor trains small networks on CPU, with the pipeline's own engine,
+and watches memorization happen epoch by epoch.
+
+A story page adds it with one line, `live.retrain_panel("twin", key="exp")`; the Lab page calls
+`live_lab.lab_panel()`. Training runs in the page's own script thread, one run per server at a
+time (`Trainer.slot`); the chart is redrawn after every epoch, and each redraw is also where a
+click on Stop (or leaving the page) interrupts the run, so it ends within one epoch and the trainer
+is released in a `finally`. A session whose browser went away stops at the next epoch too.
+torch is imported in a background thread when a page with a panel first renders, never by the render.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+import traceback
+from typing import Callable
+
+import streamlit as st
+
+from . import live_chart as LC
+from .live_band import nearest
+from .live_knobs import PRESETS, Arm, describe, lab_link
+from .live_trainer import BUDGET_S, LiveResult, Trainer
+
+REDRAW_S = 0.1   # seconds between chart redraws at least: every epoch, unless epochs come faster
+
+
+@st.cache_resource(show_spinner=False)
+def trainer() -> Trainer:
+    """The one trainer of this server process. On a live server its warm-up starts in the background
+    right away; in bare runs and AppTest (no server runtime) torch is first imported by a Train click."""
+    t = Trainer()
+    if _serving():
+        t.warm()
+    return t
+
+
+def _serving() -> bool:
+    """True under `streamlit run` (not in bare mode, nor in AppTest, which mocks the runtime)."""
+    try:
+        from streamlit import config
+        from streamlit.runtime import Runtime
+
+        return Runtime.exists() and not config.get_option("global.appTest")
+    except Exception:
+        return False
+
+
+def _should_stop() -> Callable[[], bool]:
+    """A check, run after every epoch, that turns True when this visitor clicked again inside the
+    panel (Stop, or Train) or closed the page. The panel is a fragment, so a click in it queues a
+    rerun that Streamlit does not let interrupt the running one: we look for that queued request.
+    (A click elsewhere on the page reruns the whole script and interrupts the run by itself.)"""
+    checks = []
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        requests = getattr(ctx, "script_requests", None)
+        if requests is not None and hasattr(requests, "_state"):
+            checks.append(lambda: getattr(requests._state, "name", "CONTINUE") != "CONTINUE")
+        if ctx is not None and Runtime.exists():
+            runtime, session = Runtime.instance(), ctx.session_id
+            checks.append(lambda: not runtime.is_active_session(session))
+    except Exception:  # an internal API changed: the run then ends at its time budget
+        pass
+    return lambda: any(check() for check in checks)
+
+
+class _Cancelled(Exception):
+    """The visitor clicked again (or left) while waiting for the trainer."""
+
+
+def _flag_stop(key: str) -> None:
+    st.session_state[f"{key}-stop-pressed"] = True
+
+
+def retrain_panel(preset: str, key: str) -> None:
+    """A story page's "try it yourself": the preset's runs, a seed to vary, Train / Stop."""
+    p = PRESETS[preset]
+    trainer()
+    st.markdown(f"**{p.title}.** {p.blurb}")
+    seed = st.number_input("Seed (the same seed gives the same run)", min_value=0, max_value=9999, value=0, step=1,
+                           key=f"{key}-seed")
+    seed = min(max(int(seed or 0), 0), 9999)
+    arms = tuple(Arm(a.label, dataclasses.replace(a.knobs, seed=seed)) for a in p.arms)
+    run_panel(arms, key, preset)
+    st.caption("Open a run in the 🔬 Lab to change every knob: "
+               + " · ".join(f"[{a.label}]({lab_link(a.knobs)})" for a in arms))
+
+
+@st.fragment
+def run_panel(arms: tuple[Arm, ...], key: str, preset: str = "lab", preview: bool = False) -> None:
+    """Train button, progress, one chart per arm, summary. Shows the session's last result between runs.
+    A fragment: a click on Train reruns only this panel, not the page's other charts, so the first
+    chart update comes fast on a heavy story page."""
+    left, right, _ = st.columns([1, 1, 2])
+    clicked = left.button("▶️ Train", key=f"{key}-train", type="primary")
+    stop_slot = right.empty()
+    last = None if clicked else st.session_state.get(f"{key}-result")
+    if last and last["status"] == "running":  # the run was cut short by a click (Stop or another widget)
+        last["status"] = "stop" if st.session_state.pop(f"{key}-stop-pressed", False) else "interrupted"
+    shown = last["arms"] if last else arms
+    status, progress, key_slot = st.empty(), st.empty(), st.empty()
+    slots = [key_slot] + [c.empty() for c in st.columns(len(shown))]
+    below = st.container()
+    bands = [nearest(a.knobs) for a in arms]
+    if clicked:
+        _train(arms, bands, key, preset, stop_slot, status, progress, slots, below)
+    elif last:
+        same = last["arms"] == arms
+        _draw(last["arms"], last["rows"], last["bands"], slots)
+        _summarize(last, preset if same else "lab", below, stale=not same)
+    elif preview and any(b is not None for b in bands):
+        _draw(arms, {i: [] for i in range(len(arms))}, bands, slots)
+        _band_notes(arms, bands, below)
+    elif preview:
+        below.info("🧩 No results from the pipeline are close enough to these settings to draw behind your run "
+                   "(`dvc repro` produces them). Press **Train** to draw your own run anyway.")
+
+
+def _draw(arms, rows: dict, bands, slots, drawn: dict | None = None) -> None:
+    """slots[0] holds the colour key, slots[1:] one chart per arm. With `drawn` (arm -> rows drawn
+    so far), only charts with new rows are redrawn."""
+    if not drawn:
+        slots[0].caption(LC.key_line(arms, any(b is not None for b in bands)))
+    for i, (arm, slot) in enumerate(zip(arms, slots[1:])):
+        n = len(rows.get(i, []))
+        if drawn is not None and drawn.get(i) == n:
+            continue
+        slot.vega_lite_chart(LC.panel(arm, rows.get(i, []), bands[i], arm.knobs.epochs), width="stretch")
+        if drawn is not None:
+            drawn[i] = n
+
+
+def _band_notes(arms, bands, box) -> None:
+    lines = []
+    for arm, band in zip(arms, bands):
+        who = f"**{arm.label}**: " if len(arms) > 1 else ""
+        if band is None:
+            lines.append(f"- {who}no pipeline run is close to these settings, so there is no band.")
+        else:
+            lines.append(f"- {who}{band.name}" + (f" — differs in {band.differences}" if band.differences else
+                                                  " — the same settings"))
+    box.caption("Shaded: the range over seeds of the pipeline's nearest configuration.\n" + "\n".join(lines))
+
+
+def _summarize(result: dict, preset: str, box, stale: bool = False) -> None:
+    arms, rows = result["arms"], result["rows"]
+    numbers = [LC.stats(rows.get(i, [])) for i in range(len(arms))]
+    state = result["status"]
+    with box:
+        if stale:
+            st.caption("⬆️ Your last run; the settings have changed since. Press Train to run the new ones.")
+        head = {"done": "✅ **Done.**", "cached": "⚡ **Served from the cache**: this exact run (same settings, same "
+                "seed) was trained on this server before, and the same seed gives the same result.",
+                "stop": "⏹️ **Stopped** (you pressed Stop).", "interrupted": "⏸️ **Interrupted** (the page was used "
+                "while training).", "deadline": f"⏱️ **Stopped at the time budget** ({BUDGET_S:.0f} s per run on "
+                "this server)."}.get(state, "")
+        took = f" {result['seconds']:.1f} s of training" if result.get("seconds") else ""
+        st.markdown(f"{head}{took}\n\n" + LC.summary_lines(arms, numbers))
+        if state in ("done", "cached"):
+            text = LC.sentence(preset, arms, numbers)
+            if text:
+                st.info(f"👀 **What you just saw:** {text}")
+        _band_notes(arms, result["bands"], st)
+        st.caption("Settings: " + " | ".join(f"{a.label}: {describe(a.knobs)}" for a in arms))
+
+
+def _train(arms, bands, key, preset, stop_slot, status, progress, slots, below) -> None:
+    t = trainer()
+    store = {"arms": arms, "bands": bands, "rows": {i: [] for i in range(len(arms))}, "status": "running",
+             "seconds": 0.0}
+    st.session_state.pop(f"{key}-stop-pressed", None)
+    hit = t.cached(arms)
+    if hit is None:
+        stop_slot.button("⏹️ Stop", key=f"{key}-stop", on_click=_flag_stop, args=(key,))
+        try:
+            hit = _run_locked(t, arms, bands, store, key, status, progress, slots)
+        except TimeoutError as err:
+            status.warning(f"⏳ The trainer stayed busy: {err}.")
+            return
+        except _Cancelled:
+            status.caption("Cancelled while waiting for the trainer.")
+            store["status"] = "cancelled"
+            return
+        except Exception:  # a bug or the machine ran out of something: say so, keep the page alive
+            print(traceback.format_exc(), file=sys.stderr)
+            status.error("😵 This run failed on the server; the trainer is free again. Try fewer epochs or a "
+                         "smaller network.")
+            store["status"] = "failed"
+            return
+        stop_slot.empty()
+    else:
+        status.empty()
+    store["rows"] = {i: g.drop(columns="arm").to_dict("records") for i, g in hit.frame.groupby("arm")}
+    store["status"] = "cached" if hit.cached else (hit.stopped or "done")
+    store["seconds"] = hit.seconds
+    st.session_state[f"{key}-result"] = store
+    progress.empty()
+    _draw(arms, store["rows"], bands, slots)
+    _summarize(store, preset, below)
+
+
+def _run_locked(t: Trainer, arms, bands, store, key, status, progress, slots) -> LiveResult:
+    """Wait for the trainer (showing that we wait), then train with a redraw after every epoch."""
+    st.session_state[f"{key}-result"] = store  # kept up to date, so a Stop shows what was trained so far
+
+    stop = _should_stop()
+
+    def waiting(seconds: float) -> None:
+        if stop():
+            raise _Cancelled
+        left = t.left_s()
+        status.info(f"⏳ **Waiting for the trainer** ({seconds:.0f} s): another visitor's run is in progress"
+                    + (f", about {left:.0f} s left" if left else "") + ". Yours starts as soon as it frees up.")
+
+    with t.slot(waiting) as waited:
+        hit = t.cached(arms)  # an identical run may have finished while we waited
+        if hit is not None:
+            return hit
+        while not t.wait_warm(0.25):  # each status update is a point where Stop can interrupt
+            status.info("🔥 Warming up the trainer (loading torch and the digits, once per server)…")
+        status.caption(f"🏋️ Training on this server's CPU" + (f" (waited {waited:.0f} s for the trainer)" if waited >= 1
+                                                               else ""))
+        last_draw, drawn = [0.0], {}
+
+        def on_epoch(r: dict) -> None:
+            store["rows"] = r["rows"]
+            done, total, secs = r["done"], r["total"], r["seconds"]
+            left = secs / done * (total - done) if done else float("nan")
+            progress.progress(min(done / total, 1.0), text=f"epoch {done} of {total} · {secs:.1f} s"
+                              + (f" · about {left:.0f} s left" if left == left else ""))
+            now = time.monotonic()
+            if now - last_draw[0] >= REDRAW_S or done in (0, total):
+                last_draw[0] = now
+                _draw(arms, r["rows"], bands, slots, drawn)
+
+        result = t.run(arms, on_epoch=on_epoch, stop=stop)
+    t.remember(result)
+    return result
