@@ -1,0 +1,237 @@
+"""The live lab: knobs clamped from hostile input, the pipeline's own engine and configs, stop /
+deadline / crash always freeing the trainer, and AppTest runs of a real retrain, of hostile query
+parameters and of two concurrent runs serialized by the lock."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explainer import live
+from explainer.live_knobs import FIELDS, PRESETS, Arm, Knobs, from_query, lab_link, to_query
+from explainer.live_trainer import Trainer, spec_of
+from training.config import ConfigError, parse
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB = str(ROOT / "chapters" / "12_lab.py")
+TINY = {"n_train": "100", "width": "16", "epochs": "2", "noise": "randY", "noise_pct": "50"}
+HOSTILE = {"n_train": "-5", "width": "1e12", "depth": "99999999999999999999", "lr": "nan", "epochs": "abc",
+           "dropout": "-inf", "noise": "<script>alert(1)</script>", "noise_pct": "[150]", "seed": "9" * 400,
+           "batch_size": "", "optimizer": "](javascript:x)", "twin": "maybe", "rotation": "1e999", "unknown": "1"}
+
+
+@pytest.fixture(scope="module")
+def trainer() -> Trainer:
+    t = Trainer()
+    assert t.wait_warm(600) and not t.warm_error, t.warm_error
+    return t
+
+
+def tiny(seed: int = 0, **kw) -> tuple[Arm, ...]:
+    k = dataclasses.replace(Knobs(), n_train=100, width=16, epochs=2, seed=seed, **kw)
+    return (Arm("clean", dataclasses.replace(k, noise="none", noise_pct=0)), Arm("noisy", k))
+
+
+# ---------------------------------------------------------------------------------------------
+# Knobs: every value clamped, every change named
+
+
+def test_hostile_query_is_clamped_with_a_note_per_key():
+    knobs, notes = from_query(HOSTILE)
+    for f in dataclasses.fields(Knobs):  # every value is within its declared range or choices
+        v, m = getattr(knobs, f.name), f.metadata
+        if m.get("choices"):
+            assert v in m["choices"]
+        if m.get("lo") is not None:
+            assert m["lo"] <= v <= m["hi"], f.name
+    assert (knobs.n_train, knobs.width, knobs.depth, knobs.seed) == (100, 1024, 4, 9999)
+    assert (knobs.lr, knobs.epochs, knobs.noise, knobs.twin) == (Knobs().lr, Knobs().epochs, Knobs().noise, False)
+    for key in ("n_train", "width", "depth", "lr", "epochs", "dropout", "noise", "seed", "batch_size", "optimizer"):
+        assert any(n.startswith(f"{key}:") for n in notes), key
+    assert not any(ch in n for n in notes for ch in "<>()[]"), "quoted values carry no markup"
+
+
+def test_query_round_trip_and_links():
+    for preset in PRESETS.values():
+        for arm in preset.arms:
+            parse(Knobs, dataclasses.asdict(arm.knobs))  # presets are inside the lab's own limits
+            back, notes = from_query(to_query(arm.knobs))
+            assert back == arm.knobs and not notes
+            assert lab_link(arm.knobs).startswith("lab")
+    assert to_query(Knobs()) == {}
+    with pytest.raises(ConfigError):
+        parse(Knobs, {"width": 4096})
+
+
+def test_presets_use_the_pipeline_configs(monkeypatch):
+    """A preset's seed-0 run is the E6 stage's own run of the same setting (same RunSpec and labels)."""
+    from training.config import load_params, stage_section
+    from training.stages import e6_regularizers as E6
+
+    _, section = stage_section({**load_params(), "profile": "cpu"}, "e6")
+    arms = PRESETS["regularization"].arms
+    for family, strength, arm in (("dropout", 0.6, arms[1]), ("weight_decay", 0.01, arms[2])):
+        cfg = parse(E6.Config, section[family], f"e6.{family}")
+        theirs = E6.spec_for(cfg, 0, strength, 0.0)
+        mine, corruption = spec_of(arm.knobs)
+        assert mine == dataclasses.replace(theirs, train=dataclasses.replace(theirs.train, adv_steps=mine.train.adv_steps))
+        assert (corruption.kind, corruption.p, corruption.seed) == ("randY", 1.0, cfg.data_seed)
+        assert arm.knobs.n_train == cfg.n_train
+
+
+# ---------------------------------------------------------------------------------------------
+# The trainer: same engine, same seed same result, stop / deadline / crash free it
+
+
+def test_runs_through_the_pipeline_engine(trainer, monkeypatch):
+    import training.engine as E
+
+    calls = []
+    real_fit = E.fit
+    monkeypatch.setattr(E, "fit", lambda *a, **kw: calls.append(len(a[0])) or real_fit(*a, **kw))
+    with trainer.slot():
+        res = trainer.run(tiny())
+    assert calls == [2], "both arms share one batched model, trained by training.engine.fit"
+    assert sorted(res.frame["arm"].unique()) == [0, 1] and res.frame["epoch"].max() == 2
+    clean = res.frame[res.frame["arm"] == 0]
+    assert clean["train_acc_corrupted"].isna().all() and clean["train_acc_clean"].notna().all()
+
+
+def test_same_seed_same_result_and_cache(trainer):
+    with trainer.slot():
+        a, b = trainer.run(tiny(seed=3)), trainer.run(tiny(seed=3))
+        c = trainer.run(tiny(seed=4))
+    drop = ["seconds"]
+    pd.testing.assert_frame_equal(a.frame.drop(columns=drop), b.frame.drop(columns=drop))
+    assert not a.frame.drop(columns=drop).equals(c.frame.drop(columns=drop)), "another seed, another run"
+    trainer.remember(a)
+    hit = trainer.cached(tiny(seed=3))
+    assert hit is not None and hit.cached and hit.frame.equals(a.frame)
+    assert trainer.cached(tiny(seed=5)) is None
+
+
+def test_stop_ends_the_run_within_one_epoch(trainer):
+    arms = tuple(Arm(a.label, dataclasses.replace(a.knobs, epochs=50)) for a in tiny())
+    with trainer.slot():
+        res = trainer.run(arms, stop=lambda: True)
+    assert res.stopped == "stop" and res.frame["epoch"].max() == 1
+    trainer.remember(res)
+    assert trainer.cached(arms) is None, "a stopped run is not served as the answer"
+    assert not trainer.lock.locked()
+
+
+def test_time_budget_ends_the_run(trainer):
+    arms = tuple(Arm(a.label, dataclasses.replace(a.knobs, epochs=50)) for a in tiny())
+    with trainer.slot():
+        res = trainer.run(arms, budget_s=0.0)
+    assert res.stopped == "deadline" and res.frame["epoch"].max() == 1
+
+
+def test_a_crashed_run_releases_the_trainer(trainer):
+    def boom(report):
+        raise RuntimeError("the visitor's browser vanished mid-epoch")
+
+    with pytest.raises(RuntimeError):
+        with trainer.slot():
+            trainer.run(tiny(), on_epoch=boom)
+    assert not trainer.lock.locked()
+    with trainer.slot():  # and the next visitor gets it
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# AppTest: the Lab page and a story panel, end to end without a browser
+
+
+def lab(query: dict) -> AppTest:
+    at = AppTest.from_file(LAB, default_timeout=300)
+    at.query_params.update(query)
+    return at
+
+
+def test_lab_trains_a_tiny_run():
+    at = lab(TINY)
+    at.run()
+    assert not at.exception
+    at.button(key="lab-train").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["lab-result"]
+    assert result["status"] == "done"
+    rows = pd.DataFrame(result["rows"][0])
+    assert rows["epoch"].tolist() == [0, 1, 2]
+    assert rows["val_acc"].between(0, 1).all() and rows["train_acc_corrupted"].notna().all()
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "Done." in shown and "best validation" in shown
+    assert any("What you just saw" in i.value for i in at.info)
+    assert len(at.get("vega_lite_chart")) == 1
+    at.button(key="lab-train").click().run()  # the identical run again: served from the cache
+    assert at.session_state["lab-result"]["status"] == "cached"
+    assert any("Served from the cache" in m.value for m in at.markdown)
+
+
+def test_lab_clamps_hostile_query_parameters():
+    at = lab(HOSTILE)
+    at.run()
+    assert not at.exception and not at.error
+    notes = [w.value for w in at.warning]
+    assert any("width" in n and "1024" in n for n in notes) and any("n_train" in n for n in notes)
+    assert at.select_slider(key="lab-width").value == 1024
+    assert at.slider(key="lab-n_train").value == 100 and at.slider(key="lab-epochs").value == Knobs().epochs
+    assert at.query_params["width"] == ["1024"] or at.query_params["width"] == "1024"
+    assert "unknown" not in at.query_params, "the URL is rewritten to the clamped settings"
+
+
+def twin_page():
+    from explainer import live
+
+    live.retrain_panel("twin", key="p4")
+
+
+def test_story_panel_twin_run_shows_memorization():
+    """Page 4's preset: the same network fits real and random labels, only one generalizes."""
+    at = AppTest.from_function(twin_page, default_timeout=300)
+    at.run()
+    assert not at.exception and not at.info, "before a click: no chart, no note"
+    at.button(key="p4-train").click().run()
+    assert not at.exception and not at.error
+    result = at.session_state["p4-result"]
+    assert result["status"] in ("done", "cached")
+    real, rand = (pd.DataFrame(result["rows"][i]).iloc[-1] for i in (0, 1))
+    assert real["val_acc"] > 0.75 and rand["val_acc"] < 0.2, "real labels generalize, random ones do not"
+    assert rand["train_acc"] > 0.8, "yet the random labels are largely fitted"
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+def test_two_concurrent_runs_are_serialized():
+    t = live.trainer()
+    t.wait_warm(600)
+    apps = [lab({**TINY, "seed": str(seed)}) for seed in (11, 12)]
+    for at in apps:
+        at.run()
+    runs_before = len(t.log)
+    t.lock.acquire()  # someone else's run is in progress
+    waits = t.waits
+    threads = [threading.Thread(target=lambda at=at: at.button(key="lab-train").click().run()) for at in apps]
+    try:
+        for th in threads:
+            th.start()
+        deadline = time.monotonic() + 120
+        while t.waits < waits + 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert t.waits == waits + 2, "both sessions found the trainer busy"
+        time.sleep(1.2)
+    finally:
+        t.lock.release()
+    for th in threads:
+        th.join(600)
+    for at in apps:
+        assert not at.exception and not at.error
+        assert at.session_state["lab-result"]["status"] == "done"
+        assert any("waited" in c.value for c in at.caption), "the session says it waited for the trainer"
+    (s1, e1), (s2, e2) = t.log[runs_before:runs_before + 2]
+    assert e1 <= s2, "the second run started only after the first had finished"
