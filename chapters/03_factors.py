@@ -100,4 +100,7 @@ convergence("size", "n_train", "training examples (log scale)", "📚 More homew
             "known already; noise examples are all strangers, so time to fit should grow much faster for them. "
             f"The paper: clean data at 50,000 examples needed {paper.CONVERGENCE_SIZE_CLEAN_50K:g}× the time of its "
             f"smallest set, noisy data {paper.CONVERGENCE_SIZE_NOISY_GROWTH[0]:g}–{paper.CONVERGENCE_SIZE_NOISY_GROWTH[1]:g}×. Ours:")
+st.subheader("🧑‍🔬 Try it yourself")
+from explainer import live  # noqa: E402  (torch is imported only when Train is clicked)
+live.retrain_panel("capacity", key="factors-live")
 st.page_link("chapters/04_experiment_time.py", label="Next: the experiment itself", icon="🧪")

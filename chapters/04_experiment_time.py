@@ -156,4 +156,7 @@ def easy_and_hard() -> None:
 
 learning_curves()
 easy_and_hard()
+st.subheader("🧑‍🔬 Try it yourself")
+from explainer import live  # noqa: E402  (torch is imported only when Train is clicked)
+live.retrain_panel("twin", key="exp-live")
 st.page_link("chapters/05_regularization.py", label="Next: putting the model on a diet", icon="🛑")

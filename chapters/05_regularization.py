@@ -126,4 +126,7 @@ def measured_story() -> None:
 
 
 measured_story()
+st.subheader("🧑‍🔬 Try it yourself")
+from explainer import live  # noqa: E402  (torch is imported only when Train is clicked)
+live.retrain_panel("regularization", key="reg-live")
 st.page_link("chapters/06_data_augmentation.py", label="Next: exercise for the model", icon="🦸")

@@ -112,4 +112,7 @@ def measured_story() -> None:
 
 
 measured_story()
+st.subheader("🧑‍🔬 Try it yourself")
+from explainer import live  # noqa: E402  (torch is imported only when Train is clicked)
+live.retrain_panel("augmentation", key="aug-live")
 st.page_link("chapters/07_memorization_vs_generalization.py", label="Next: the big match", icon="🤼")

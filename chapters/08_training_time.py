@@ -120,4 +120,7 @@ def measured_story() -> None:
 
 
 measured_story()
+st.subheader("🧑‍🔬 Try it yourself")
+from explainer import live  # noqa: E402  (torch is imported only when Train is clicked)
+live.retrain_panel("early-stopping", key="time-live")
 st.page_link("chapters/09_model_design.py", label="Next: designing against memorization", icon="🏗️")
