@@ -5,17 +5,15 @@ message naming the key."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from training import data as D
-from training.config import ROOT, load_params, stage_section
+from stagekit import smoke_params, smoke_section
 from training.stages import e1_easy_hard as E1
 from training.stages import e2_loss_sensitivity as E2
 
@@ -35,31 +33,6 @@ E2_COLUMNS = {
 }
 
 
-def smoke_params(tmp_path: Path, stage: str, item: str | None = None, **change) -> Path:
-    """params.yaml with `profile: smoke` and one CPU thread; `change` is merged over the smoke entry
-    of the stage (or of its item)."""
-    text = (ROOT / "params.yaml").read_text()
-    text = re.sub(r"^profile: *\S+", "profile: smoke", text, count=1, flags=re.M)
-    text = re.sub(r"^threads: *\S+", "threads: 1", text, count=1, flags=re.M)
-    if change:
-        params = yaml.safe_load(text)
-        smoke = params["profiles"]["smoke"]
-        if item:
-            smoke[stage][item] = {**smoke[stage][item], **change}
-        else:
-            smoke[stage] = {**smoke[stage], **change}
-        text = yaml.safe_dump(params, sort_keys=False)
-    path = tmp_path / "params.yaml"
-    path.write_text(text)
-    return path
-
-
-def smoke_section(stage: str) -> dict:
-    params = load_params(ROOT / "params.yaml")
-    params["profile"] = "smoke"
-    return stage_section(params, stage)[1]
-
-
 def read(out: Path, names) -> tuple[dict, dict, dict]:
     tables = {name: pd.read_csv(out / f"{name}.csv") for name in names}
     return tables, json.loads((out / "manifest.json").read_text()), json.loads((out / "metrics.json").read_text())
@@ -68,7 +41,7 @@ def read(out: Path, names) -> tuple[dict, dict, dict]:
 def run_e1(tmp_path: Path, item: str, out_name: str = "out") -> Path:
     out = tmp_path / out_name / item
     try:
-        E1.main(["--params", str(smoke_params(tmp_path, "e1")), "--item", item, "--out", str(out)])
+        E1.main(["--params", str(smoke_params(tmp_path)), "--item", item, "--out", str(out)])
     except D.DatasetMissing as err:
         pytest.skip(f"{item} is not on this machine (CI unpacks it into data/raw): {err}")
     return out
@@ -138,7 +111,7 @@ def test_e1_same_params_same_tables(tmp_path):
 def test_e1_rejects_bad_params_before_training(tmp_path, change, key):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as err:
-        E1.main(["--params", str(smoke_params(tmp_path, "e1", "mnist10k", **change)), "--item", "mnist10k",
+        E1.main(["--params", str(smoke_params(tmp_path, **{"e1.mnist10k": change})), "--item", "mnist10k",
                  "--out", str(out)])
     assert key in str(err.value.code)
     assert not out.exists()                                            # nothing trained, nothing written
@@ -151,7 +124,7 @@ def test_e1_rejects_bad_params_before_training(tmp_path, change, key):
 def test_e2_smoke_writes_gini_matrix_and_sensitivities(tmp_path):
     cfg = smoke_section("e2")
     out = tmp_path / "e2"
-    E2.main(["--params", str(smoke_params(tmp_path, "e2")), "--out", str(out)])
+    E2.main(["--params", str(smoke_params(tmp_path)), "--out", str(out)])
     tables, manifest, metrics = read(out, E2_COLUMNS)
     for name, columns in E2_COLUMNS.items():
         assert list(tables[name].columns) == columns, name
@@ -195,7 +168,7 @@ def test_e2_smoke_writes_gini_matrix_and_sensitivities(tmp_path):
 def test_e2_rejects_bad_params_before_training(tmp_path, change, key):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as err:
-        E2.main(["--params", str(smoke_params(tmp_path, "e2", **change)), "--out", str(out)])
+        E2.main(["--params", str(smoke_params(tmp_path, **{"e2": change})), "--out", str(out)])
     assert key in str(err.value.code)
     assert not out.exists()
 

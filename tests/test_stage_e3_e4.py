@@ -6,49 +6,17 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from training.config import ROOT, load_params, stage_section
+from stagekit import run_stage, smoke_section
 from training.stages import e3_capacity as E3
 from training.stages import e4_convergence as E4
 
 SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true", "val_loss", "val_acc"]
-
-
-def smoke_params(tmp_path: Path, **edits) -> Path:
-    """params.yaml with `profile: smoke` and one CPU thread; `edits` ('stage.item' -> mapping) are
-    merged over that item's smoke entry."""
-    text = (ROOT / "params.yaml").read_text()
-    text = re.sub(r"^profile: *\S+", "profile: smoke", text, count=1, flags=re.M)
-    text = re.sub(r"^threads: *\S+", "threads: 1", text, count=1, flags=re.M)
-    if edits:
-        params = yaml.safe_load(text)
-        for where, change in edits.items():
-            stage, item = where.split(".")
-            smoke = params["profiles"]["smoke"][stage]
-            smoke[item] = {**smoke[item], **change}
-        text = yaml.safe_dump(params, sort_keys=False)
-    path = tmp_path / "params.yaml"
-    path.write_text(text)
-    return path
-
-
-def smoke_section(stage: str, item: str) -> dict:
-    params = load_params(ROOT / "params.yaml")
-    params["profile"] = "smoke"
-    return stage_section(params, stage)[1][item]
-
-
-def run_stage(module, tmp_path: Path, item: str, **edits) -> Path:
-    out = tmp_path / "out" / item
-    module.main(["--params", str(smoke_params(tmp_path, **edits)), "--item", item, "--out", str(out)])
-    return out
 
 
 def read(out: Path):

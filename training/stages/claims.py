@@ -157,7 +157,7 @@ def e2_off_diagonal(t: Tables, c: Config):
     if real is None or rand is None:
         raise Missing("e2 matrix conditions")
     ours = "off-diagonal share: " + ", ".join(f"{k} {v:.2f}" for k, v in shares.items())
-    return ours, grade(real > rand, real >= rand * 0.95)
+    return ours, grade(real > rand, False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +257,8 @@ def e5_csr_rises(t: Tables, c: Config):
 
 def e5_randx_mild(t: Tables, c: Config):
     s = t("e5/mnist10k/summary")
-    top = s[s["kind"] != "none"]["p"].max()
+    levels = s[s["kind"] != "none"]["p"]
+    top = levels[levels < 1].max() if (levels < 1).any() else levels.max()  # p = 1 leaves no real data at all
     clean = s[s["kind"] == "none"]["final_val_acc"].mean()
     fx = s[(s["kind"] == "randX") & (s["p"] == top)]["final_val_acc"]
     fy = s[(s["kind"] == "randY") & (s["p"] == top)]["final_val_acc"]
@@ -282,7 +283,7 @@ def e5_cifar_csr(t: Tables, c: Config):
 def _reg_effect(t: Tables, family: str):
     """Per strength: mean final random-label train acc and mean best clean val acc."""
     s = t(f"e6/{family}/summary")
-    keys = ["strength", "dropout"] if "dropout" in s.columns else ["strength"]
+    keys = ["strength", "dropout"] if family == "adversarial" and "dropout" in s.columns else ["strength"]
     rnd = s[s["labels"] == "random"].groupby(keys)["final_train_acc"].mean()
     real = s[s["labels"] == "real"].groupby(keys)["best_val_acc"].mean()
     out = pd.DataFrame({"random_train": rnd, "clean_val": real}).dropna().sort_index()
@@ -364,7 +365,8 @@ CLAIMS: list[tuple[str, str, int, str, str, Callable, str]] = [
     ("E5b", "E5", 7, "The critical sample ratio (boundary complexity) rises with the label-noise level.",
      "MNIST randY CSR .004, .09, .20, .31, .38 (Fig. 8)", e5_csr_rises, "Spearman correlation of final CSR with p ≥ 0.9"),
     ("E5c", "E5", 4, "Random inputs barely hurt MNIST validation accuracy; random labels hurt it a lot.",
-     "randX final .985 → .970 (Fig. 7)", e5_randx_mild, "final val acc at the top noise: randX − randY > 0.1"),
+     "randX final .985 → .970 (Fig. 7)", e5_randx_mild,
+     "final val acc at the highest partial noise (p < 1): randX − randY > 0.1 (partly: randX > randY)"),
     ("E5d", "E5", 7, "On CIFAR-10, networks fit to noise end with a far higher CSR than networks fit to real data.",
      "val CSR real ≈.20, randX ≈.76, randY ≈.74 (Fig. 9)", e5_cifar_csr, "final CSR of randX and randY > real"),
     ("E6a", "E6", 5, "Dropout can hold back the memorization of random labels while keeping clean validation accuracy.",
