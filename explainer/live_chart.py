@@ -31,8 +31,10 @@ COLORS = {"training · clean digits": P.BLUE, "training · shuffled labels": P.M
 
 
 def shown_names(arm: Arm) -> list[str]:
-    """The curves one arm draws (a clean run has no corrupted examples)."""
-    return [n for c, n in metric_names(arm).items() if not (c == "train_acc_corrupted" and arm.knobs.kind == "none")]
+    """The curves one arm draws (a clean run has no corrupted examples, a fully random one no clean ones)."""
+    k = arm.knobs
+    return [n for c, n in metric_names(arm).items()
+            if not (c == "train_acc_corrupted" and k.kind == "none") and not (c == "train_acc_clean" and k.p >= 1)]
 
 
 def key_line(arms: tuple[Arm, ...], banded: bool = True) -> str:
@@ -174,7 +176,7 @@ def summary_lines(arms: tuple[Arm, ...], st_: list[dict]) -> str:
             continue
         fit = f"fitted 100 % at epoch {s['fit_epoch']}" if s["fit_epoch"] is not None else \
             f"training accuracy {pct(s['train'], 1)} after {s['epochs']} epochs (not fitted)"
-        noisy = f" ({pct(s['clean'])} real · {pct(s['corrupted'])} corrupted)" if arm.knobs.kind != "none" else ""
+        noisy = f" ({pct(s['clean'])} clean · {pct(s['corrupted'])} corrupted)" if 0 < arm.knobs.p < 1 else ""
         out.append(f"- **{arm.label}**: {fit}{noisy} · best validation **{pct(s['best_val'], 1)}** at epoch "
                    f"{s['best_epoch']} · final {pct(s['val'], 1)}")
     return "\n".join(out)

@@ -227,11 +227,56 @@ def test_two_concurrent_runs_are_serialized():
         time.sleep(1.2)
     finally:
         t.lock.release()
-    for th in threads:
-        th.join(600)
+        for th in threads:
+            th.join(600)
     for at in apps:
         assert not at.exception and not at.error
         assert at.session_state["lab-result"]["status"] == "done"
         assert any("waited" in c.value for c in at.caption), "the session says it waited for the trainer"
     (s1, e1), (s2, e2) = t.log[runs_before:runs_before + 2]
     assert e1 <= s2, "the second run started only after the first had finished"
+
+
+# ---------------------------------------------------------------------------------------------
+# The band: the nearest pipeline configuration, read from what the real stages write
+
+
+@pytest.fixture(scope="module")
+def stage_outputs(tmp_path_factory) -> Path:
+    """artifacts/ as the E6 dropout and augmentation stages write it (smoke profile, seconds)."""
+    import re
+    import subprocess
+    import sys
+
+    tmp = tmp_path_factory.mktemp("live-band")
+    params = tmp / "params.yaml"
+    text = re.sub(r"^profile: *\S+", "profile: smoke", (ROOT / "params.yaml").read_text(), count=1, flags=re.M)
+    params.write_text(re.sub(r"^threads: *\S+", "threads: 1", text, count=1, flags=re.M))
+    for module, item, out in (("e6_regularizers", "dropout", "e6/dropout"), ("augmentation", "mnist10k", "augment/mnist10k")):
+        done = subprocess.run([sys.executable, "-m", f"training.stages.{module}", "--params", str(params), "--item", item,
+                               "--out", str(tmp / "art" / out), "--metrics", str(tmp / f"{item}.json")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    return tmp / "art"
+
+
+def test_band_is_the_nearest_pipeline_configuration(stage_outputs, monkeypatch):
+    from explainer import artifacts as A
+    from explainer.live_band import nearest
+
+    monkeypatch.setenv(A.ENV, str(stage_outputs))
+    smoke = dataclasses.replace(Knobs(), n_train=60, width=16, noise="randY", noise_pct=100)
+    band = nearest(dataclasses.replace(smoke, dropout=0.5))
+    assert band.distance == 0 and band.differences == ""
+    assert "artifacts/e6/dropout" in band.name and "dropout 0.5" in band.name and "smoke profile" in band.name
+    curves = pd.read_csv(stage_outputs / "e6" / "dropout" / "curves.csv")
+    runs = curves[(curves["labels"] == "random") & (curves["strength"] == 0.5)]
+    val = band.frame[band.frame["metric"] == "val_acc"].set_index("epoch")
+    assert val["mean"].round(6).tolist() == runs.groupby("epoch")["val_acc"].mean().round(6).tolist()
+    assert (val["lo"] <= val["mean"]).all() and (val["mean"] <= val["hi"]).all() and (val["n"] == 2).all()
+    assert "train_acc_clean" not in set(band.frame["metric"]), "random labels everywhere: no clean examples"
+    rotated = nearest(dataclasses.replace(smoke, rotation=20.0))
+    assert "artifacts/augment/mnist10k" in rotated.name and "rotation 20" in rotated.name
+    wider = nearest(dataclasses.replace(smoke, width=32))
+    assert wider.distance > 0 and "width 32 here vs 16 there" in wider.differences
+    assert nearest(dataclasses.replace(smoke, noise="randX")) is None, "no stage ran randX here: no band"
