@@ -2,11 +2,13 @@
 and watches memorization happen epoch by epoch.
 
 A story page adds it with one line, `live.retrain_panel("twin", key="exp")`; the Lab page calls
-`live_lab.lab_panel()`. Training runs in the page's own script thread, one run per server at a
-time (`Trainer.slot`); the chart is redrawn after every epoch, and each redraw is also where a
-click on Stop (or leaving the page) interrupts the run, so it ends within one epoch and the trainer
-is released in a `finally`. A session whose browser went away stops at the next epoch too.
-torch is imported in a background thread when a page with a panel first renders, never by the render.
+`live_lab.lab_panel()`. The panel is a fragment, so a click on Train reruns only the panel, and the
+run trains in that script thread, one run per server at a time (`Trainer.slot`, which waits
+visibly and always releases). After every epoch the chart is redrawn and the run checks whether
+the visitor clicked again (Stop) or left: either ends it within one epoch. A click elsewhere on the
+page reruns the whole script, which interrupts the run at its next redraw; the partial result stays.
+On a live server torch is imported in a background thread when a page with a panel first renders,
+never by the render itself.
 """
 from __future__ import annotations
 
@@ -158,7 +160,8 @@ def _summarize(result: dict, preset: str, box, stale: bool = False) -> None:
                 "seed) was trained on this server before, and the same seed gives the same result.",
                 "stop": "⏹️ **Stopped** (you pressed Stop).", "interrupted": "⏸️ **Interrupted** (the page was used "
                 "while training).", "deadline": f"⏱️ **Stopped at the time budget** ({BUDGET_S:.0f} s per run on "
-                "this server)."}.get(state, "")
+                "this server).", "failed": "😵 **The run failed on the server.**",
+                "cancelled": "Cancelled while waiting for the trainer."}.get(state, "")
         took = f" {result['seconds']:.1f} s of training" if result.get("seconds") else ""
         st.markdown(f"{head}{took}\n\n" + LC.summary_lines(arms, numbers))
         if state in ("done", "cached"):

@@ -6,6 +6,8 @@ for them), and a small cache of finished runs keyed by their exact settings. `ru
 of `Arm`s into RunSpecs and corruptions and calls `training.engine.fit` — the same function every
 pipeline stage calls; arms that can share one batched model train together.
 
+Memory stays bounded by the knobs' limits: the largest run (two arms of a 4×1,024 MLP on 2,000
+digits, Adam) holds ~130 MB of weights and optimizer state; the cache keeps tables, never models.
 Nothing here imports Streamlit; the page widget (explainer/live.py) draws what `run` reports.
 """
 from __future__ import annotations
@@ -158,8 +160,8 @@ class Trainer:
             stop: Callable[[], bool] | None = None, budget_s: float = BUDGET_S) -> LiveResult:
         """Train every arm (the caller holds `slot()`), batching arms that can share a model.
 
-        on_epoch gets {arm_rows: {arm index: rows so far}, done, total (epochs over all groups),
-        seconds}. Returns the per-epoch table of all arms with an `arm` column."""
+        on_epoch gets {rows: {arm index: that arm's engine rows so far}, done, total (epochs over
+        all groups), seconds}. Returns the per-epoch table of all arms with an `arm` column."""
         self.wait_warm()
         if self.warm_error:
             raise RuntimeError(f"the trainer could not start ({self.warm_error})")
