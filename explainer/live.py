@@ -25,7 +25,7 @@ from .live_band import nearest
 from .live_knobs import PRESETS, Arm, describe, lab_link
 from .live_trainer import BUDGET_S, LiveResult, Trainer
 
-REDRAW_S = 0.1   # seconds between chart redraws at least: every epoch, unless epochs come faster
+REDRAW_S = 0.2   # seconds between chart redraws at least: every epoch, unless epochs come faster (5 Hz)
 
 
 @st.cache_resource(show_spinner=False)
