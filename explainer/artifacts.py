@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import time
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -126,8 +127,19 @@ def available(folder: str, name: str, ext: str = "csv") -> bool:
     return (root() / folder / f"{name}.{ext}").is_file()
 
 
+GENERATION_TTL_S = 1.0  # a page run (a few dozen derived lookups) walks artifacts/ once, not once per lookup
+_generation: tuple[float, tuple] = (float("-inf"), ())
+
+
 def generation() -> tuple[str, int, int]:
-    """A stamp that changes whenever any artifact file is written, added or removed (newest mtime, count)."""
+    """A stamp that changes whenever any artifact file is written, added or removed (newest mtime, count).
+    Walking ~400 files costs ~0.1 s, so the stamp is reused for GENERATION_TTL_S seconds: a fresh
+    `dvc repro` shows up on the first rerun after that."""
+    global _generation
+    now = time.monotonic()
+    checked, stamp = _generation
+    if now - checked < GENERATION_TTL_S and stamp and stamp[0] == str(root()):
+        return stamp
     base = root()
     newest, count = 0, 0
     for folder, _, files in os.walk(base):
@@ -137,7 +149,9 @@ def generation() -> tuple[str, int, int]:
                 count += 1
             except OSError:
                 continue
-    return str(base), newest, count
+    stamp = (str(base), newest, count)
+    _generation = (now, stamp)
+    return stamp
 
 
 _DERIVED: dict[str, Callable] = {}

@@ -7,8 +7,8 @@ run trains in that script thread, one run per server at a time (`Trainer.slot`, 
 visibly and always releases). After every epoch the chart is redrawn and the run checks whether
 the visitor clicked again (Stop) or left: either ends it within one epoch. A click elsewhere on the
 page reruns the whole script, which interrupts the run at its next redraw; the partial result stays.
-On a live server torch is imported in a background thread when a page with a panel first renders,
-never by the render itself.
+On a live server torch is imported in a background thread shortly after a page with a panel first
+renders (not while it renders), never by the render itself.
 """
 from __future__ import annotations
 
@@ -26,15 +26,16 @@ from .live_knobs import PRESETS, Arm, describe, lab_link
 from .live_trainer import BUDGET_S, LiveResult, Trainer
 
 REDRAW_S = 0.2   # seconds between chart redraws at least: every epoch, unless epochs come faster (5 Hz)
+WARM_DELAY_S = 2.0  # the warm-up waits this long after a panel first renders (a Train click starts it at once)
 
 
 @st.cache_resource(show_spinner=False)
 def trainer() -> Trainer:
     """The one trainer of this server process. On a live server its warm-up starts in the background
-    right away; in bare runs and AppTest (no server runtime) torch is first imported by a Train click."""
+    a moment after the first panel renders; in bare runs and AppTest (no server runtime) torch is first imported by a Train click."""
     t = Trainer()
     if _serving():
-        t.warm()
+        t.warm(delay=WARM_DELAY_S)
     return t
 
 

@@ -72,7 +72,7 @@ def _settings(base: dict, key: dict) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _catalog(stamp: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(configurations, bands) of every MNIST curves table; `stamp` = the files' mtimes (cache key)."""
+    """(configurations, bands) of every MNIST curves table; `stamp` = `A.generation()` (cache key)."""
     configs, bands = [], []
     for folder, m in A.manifests().items():
         if not A.available(folder, "curves"):
@@ -86,22 +86,21 @@ def _catalog(stamp: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
             continue
         keys = [c for c in ("width", "n_train", "kind", "p", "labels", "family", "strength", "dropout", "augment")
                 if c in curves.columns]
-        for values, rows in (curves.groupby(keys, dropna=False) if keys else [((), curves)]):
-            values = values if isinstance(values, tuple) else (values,)
-            gid = len(configs)
-            configs.append({"gid": gid, "folder": folder, "profile": m.get("profile", "?"), "seeds": rows["seed"].nunique() if "seed" in rows else 1,
-                            **_settings(base, dict(zip(keys, values)))})
-            long = rows.melt(id_vars=["epoch"], value_vars=list(METRICS), var_name="metric", value_name="acc")
-            agg = long.dropna(subset=["acc"]).groupby(["metric", "epoch"])["acc"].agg(
-                lo="min", hi="max", mean="mean", n="count").reset_index()
-            bands.append(agg.assign(gid=gid))
+        # one groupby per table (not one per configuration): configurations are numbered in group order
+        gid = (curves.groupby(keys, dropna=False, sort=True).ngroup() if keys else pd.Series(0, curves.index)) \
+            + len(configs)
+        seeds = curves.assign(gid=gid).groupby("gid")["seed"].nunique() if "seed" in curves \
+            else pd.Series(1, index=gid.unique())
+        firsts = curves.assign(gid=gid).drop_duplicates("gid").set_index("gid")
+        for g in sorted(firsts.index):
+            values = {k: firsts.at[g, k] for k in keys}
+            configs.append({"gid": int(g), "folder": folder, "profile": m.get("profile", "?"),
+                            "seeds": int(seeds.get(g, 1)), **_settings(base, values)})
+        long = curves.assign(gid=gid).melt(id_vars=["gid", "epoch"], value_vars=list(METRICS), var_name="metric",
+                                           value_name="acc")
+        bands.append(long.dropna(subset=["acc"]).groupby(["gid", "metric", "epoch"])["acc"].agg(
+            lo="min", hi="max", mean="mean", n="count").reset_index())
     return pd.DataFrame(configs), (pd.concat(bands, ignore_index=True) if bands else pd.DataFrame())
-
-
-def _stamp() -> tuple:
-    root = A.root()
-    return tuple(sorted((str(p.relative_to(root)), p.stat().st_mtime_ns) for p in root.glob("**/curves.csv"))) \
-        if root.is_dir() else ()
 
 
 def _log_gap(a, b, floor: float = 1e-9) -> float:
@@ -154,7 +153,7 @@ def _differences(k: Knobs, s: dict) -> str:
 
 def nearest(k: Knobs) -> Band | None:
     """The band of the pipeline configuration nearest to `k`, or None when none is close."""
-    configs, bands = _catalog(_stamp())
+    configs, bands = _catalog(A.generation())
     if configs.empty:
         return None
     dist = configs.apply(lambda row: distance(k, row.to_dict()), axis=1)

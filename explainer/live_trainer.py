@@ -55,17 +55,24 @@ class Trainer:
     _data: tuple | None = None
     _guard: threading.Lock = field(default_factory=threading.Lock)
     _warm_thread: threading.Thread | None = None
+    _warm_now: threading.Event = field(default_factory=threading.Event)
 
     # -- warm-up ---------------------------------------------------------------------------------
 
-    def warm(self) -> None:
-        """Start the warm-up in the background (once); returns at once."""
+    def warm(self, delay: float = 0.0) -> None:
+        """Start the warm-up in the background (once); returns at once. With `delay`, the thread first
+        waits that many seconds (cut short by `wait_warm`), so importing torch does not compete for the
+        CPU with the page that is being drawn."""
+        if not delay:
+            self._warm_now.set()
         with self._guard:
             if self._warm_thread is None:
-                self._warm_thread = threading.Thread(target=self._warm, name="live-lab-warmup", daemon=True)
+                self._warm_thread = threading.Thread(target=self._warm, args=(delay,), name="live-lab-warmup",
+                                                     daemon=True)
                 self._warm_thread.start()
 
-    def _warm(self) -> None:
+    def _warm(self, delay: float) -> None:
+        self._warm_now.wait(delay)
         t0 = time.monotonic()
         try:
             fresh = "torch" not in sys.modules

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2 import functional as TF
 
 from .config import RunSpec
 from .data import Corruption, Images, corrupt
@@ -80,7 +79,11 @@ def seeds_of(seed: int) -> tuple[int, int, int]:
 
 
 def _augment(x: torch.Tensor, specs: Sequence[RunSpec], gens: Sequence[torch.Generator]) -> torch.Tensor:
-    """Per-batch augmentation with torchvision's v2 functional ops, one parameter draw per run."""
+    """Per-batch augmentation with torchvision's v2 functional ops, one parameter draw per run.
+    (torchvision is imported here, not at the top: importing it pulls in torch._dynamo, ~1.7 s that
+    a run without augmentation, e.g. most live-lab runs, need not pay.)"""
+    from torchvision.transforms.v2 import functional as TF
+
     out = []
     for k, (spec, g) in enumerate(zip(specs, gens)):
         a, xk = spec.train.augment, x[k]
