@@ -1,5 +1,5 @@
-"""Shared fixtures: the shipped MNIST sample (loaded once), small stratified subsets of it, and
-helpers to build RunSpecs and compare training histories."""
+"""Shared fixtures: the shipped MNIST sample (loaded once), small stratified subsets of it, helpers to
+build RunSpecs and compare training histories, and the app server and browser of the real-browser tests."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `pytest` from anywhere imports training/ from this checkout
     sys.path.insert(0, str(ROOT))
 
+import browserkit  # noqa: E402  (tests/ is on sys.path: pytest's rootdir-relative conftest import)
 from training import data as D  # noqa: E402
 from training.config import AugmentConfig, ModelConfig, RunSpec, TrainConfig  # noqa: E402
 
@@ -33,6 +34,20 @@ def small(mnist):
     """A 300-digit training subset and a 100-digit validation subset (stratified, seed 0)."""
     train, val = mnist
     return D.stratified_subset(train, 300, 0), D.stratified_subset(val, 100, 0)
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The story app on a free localhost port, one per test module (see tests/browserkit.py)."""
+    with browserkit.streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless system Chromium, one per test module."""
+    with browserkit.chromium() as b:
+        yield b
 
 
 @pytest.fixture
