@@ -52,6 +52,7 @@ st.markdown(
     "wrong labels later. So there is a best moment to stop."
 )
 
+
 def measured_story() -> None:
     """The measured E5 runs: the stopping point and peak-vs-finish (returns early when E5 is missing)."""
     dataset = ui.dataset_picker("time-dataset", "e5")
@@ -85,11 +86,9 @@ def measured_story() -> None:
     right.metric("Training skipped", ui.pct(stop["saved_share"]), help="Share of the epochs that would not be trained"
                  + (f" (≈ {run['saved_s']:.0f} s of this run's wall-clock)" if run["saved_s"] == run["saved_s"] else ""))
 
-
     def marked_curves():
         curves = C.bands(agg, color="metric", scale=P.scale(P.SPLIT_COLOR, agg["metric"]), y_title="accuracy")
         return C.epoch_marker(curves, stop["best_epoch"], f"stop here: {ui.pct(stop['best'], 1)}")
-
 
     ui.chart(marked_curves, caption=f"{ui.DATASET_NAME[dataset]}, random labels at p = {p:g}: accuracy on the training "
                                     "examples that kept their label, on those whose label was shuffled (agreement with the "

@@ -129,6 +129,7 @@ def available(folder: str, name: str, ext: str = "csv") -> bool:
 
 GENERATION_TTL_S = 1.0  # a page run (a few dozen derived lookups) walks artifacts/ once, not once per lookup
 _generation: tuple[float, tuple] = (float("-inf"), ())
+_clock = time.monotonic  # tests move it forward
 
 
 def generation() -> tuple[str, int, int]:
@@ -136,7 +137,7 @@ def generation() -> tuple[str, int, int]:
     Walking ~400 files costs ~0.1 s, so the stamp is reused for GENERATION_TTL_S seconds: a fresh
     `dvc repro` shows up on the first rerun after that."""
     global _generation
-    now = time.monotonic()
+    now = _clock()
     checked, stamp = _generation
     if now - checked < GENERATION_TTL_S and stamp and stamp[0] == str(root()):
         return stamp

@@ -365,10 +365,17 @@ def test_derived_tables_follow_new_artifacts(tmp_path, monkeypatch):
     def total(folder: str) -> int:
         return int(A.table(folder, "t", numeric=["a"])["a"].sum())
 
+    now = A._clock()
+    monkeypatch.setattr(A, "_clock", lambda: now)
     assert total("e9") == 3
     (tmp_path / "e9" / "other.csv").write_text("b\n1\n")  # any new artifact invalidates the derived cache
     path.write_text("a\n10\n")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    # within one page run the folder is walked once (the stamp is reused for GENERATION_TTL_S) ...
+    assert total("e9") == 3
+    # ... and the next run after that sees the new table
+    later = now + A.GENERATION_TTL_S + 0.1
+    monkeypatch.setattr(A, "_clock", lambda: later)
     assert total("e9") == 10
 
 
