@@ -115,7 +115,13 @@ def manifest(folder: str) -> dict:
 
 
 def manifests() -> dict[str, dict]:
-    """Every stage folder's manifest, keyed by folder (e.g. 'e5/mnist10k')."""
+    """Every stage folder's manifest, keyed by folder (e.g. 'e5/mnist10k'); looked up again only when
+    the artifacts change (`generation`), since the sidebar shows them on every page run."""
+    return _manifests(generation())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _manifests(stamp: tuple) -> dict[str, dict]:
     base = root()
     if not base.is_dir():
         return {}
