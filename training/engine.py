@@ -80,8 +80,7 @@ def seeds_of(seed: int) -> tuple[int, int, int]:
 
 def _augment(x: torch.Tensor, specs: Sequence[RunSpec], gens: Sequence[torch.Generator]) -> torch.Tensor:
     """Per-batch augmentation with torchvision's v2 functional ops, one parameter draw per run.
-    (torchvision is imported here, not at the top: importing it pulls in torch._dynamo, ~1.7 s that
-    a run without augmentation, e.g. most live-lab runs, need not pay.)"""
+    (torchvision is imported here, on first use, so a run without augmentation never loads it.)"""
     from torchvision.transforms.v2 import functional as TF
 
     out = []
