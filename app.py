@@ -12,8 +12,8 @@ import traceback
 
 import streamlit as st
 
-from explainer import artifacts as A
-from explainer.story import CHAPTERS
+from explainer import artifacts as A, prefetch
+from explainer.story import CHAPTERS, ROOT, STORY
 from explainer.ui import DATASET_NAME
 
 st.set_page_config(layout="centered",  # each chapter sets its own tab title and icon via st.Page
@@ -59,3 +59,5 @@ except Exception:  # a safety net only: pages guard their artifacts themselves, 
     print(traceback.format_exc(), file=sys.stderr)
     st.error("😵 This page tripped over something unexpected. The other pages still work; the details are in "
              "the server log. Please report it with the page name.")
+if prefetch.serving():  # once per server process: fill the other story pages' caches in the background
+    prefetch.start([ROOT / c.file for c in STORY])

@@ -9,9 +9,11 @@ Measures, for a freshly started server:
   switch_first   clicking a page in the sidebar until the new page's script finished and charts are drawn,
                  first visit of each page (its tables are read and its charts built: caches are cold)
   switch_repeat  the same on later rounds (`--rounds` - 1 more passes over every page; caches are warm)
+The clicking starts at once, or after `--pause` seconds on the first page (a reader, during which the
+server fills the other pages' caches in the background: explainer/prefetch.py).
 
 Run by hand, not in CI (timings depend on the machine):
-    python benchmarks/bench_app.py [--rounds 2] [--json out.json]
+    python benchmarks/bench_app.py [--rounds 3] [--pause 0] [--json out.json]
 Set EXPLAINER_ARTIFACTS to benchmark against another artifacts folder.
 """
 from __future__ import annotations
@@ -67,6 +69,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3, help="passes over all pages (the first with cold caches)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    ap.add_argument("--pause", type=float, default=0.0,
+                    help="seconds to stay on the first page before clicking on (a reader; 0: click at once)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -87,6 +91,7 @@ def main(argv=None) -> None:
                 wait_drawn(page)
                 out[f"{label}_s"] = round(time.perf_counter() - t0, 3)
                 if label == "warm_first":
+                    time.sleep(args.pause)
                     rounds: list[dict[str, float]] = []
                     for _ in range(args.rounds):
                         times = {}

@@ -24,6 +24,7 @@ from . import live_chart as LC
 from .live_band import nearest
 from .live_knobs import PRESETS, Arm, describe, lab_link
 from .live_trainer import BUDGET_S, LiveResult, Trainer
+from .prefetch import serving
 
 REDRAW_S = 0.2   # seconds between chart redraws at least: every epoch, unless epochs come faster (5 Hz)
 WARM_DELAY_S = 2.0  # the warm-up waits this long after a panel first renders (a Train click starts it at once)
@@ -32,22 +33,12 @@ WARM_DELAY_S = 2.0  # the warm-up waits this long after a panel first renders (a
 @st.cache_resource(show_spinner=False)
 def trainer() -> Trainer:
     """The one trainer of this server process. On a live server its warm-up starts in the background
-    a moment after the first panel renders; in bare runs and AppTest (no server runtime) torch is first imported by a Train click."""
+    a moment after the first panel renders; in bare runs and AppTest (no server runtime) torch is
+    first imported by a Train click."""
     t = Trainer()
-    if _serving():
+    if serving():
         t.warm(delay=WARM_DELAY_S)
     return t
-
-
-def _serving() -> bool:
-    """True under `streamlit run` (not in bare mode, nor in AppTest, which mocks the runtime)."""
-    try:
-        from streamlit import config
-        from streamlit.runtime import Runtime
-
-        return Runtime.exists() and not config.get_option("global.appTest")
-    except Exception:
-        return False
 
 
 def _should_stop() -> Callable[[], bool]:
