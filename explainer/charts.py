@@ -121,7 +121,8 @@ def grouped_bars(agg: pd.DataFrame, *, x: str, color: str, scale: alt.Scale, y_t
         tooltip=[alt.Tooltip(f"{color}:N", title="model"), alt.Tooltip(f"{x}:N", title="measured on"),
                  alt.Tooltip("mean:Q", format=".1%"), alt.Tooltip("sd:Q", title="± sd", format=".1%"),
                  alt.Tooltip("n:Q", title="seeds")])
-    whiskers = base.mark_rule(color=P.GREY).encode(**{val: enc[val]("lo:Q"), f"{val}2": (alt.Y2 if val == "y" else alt.X2)("hi:Q")})
+    to = alt.Y2 if val == "y" else alt.X2
+    whiskers = base.mark_rule(color=P.GREY).encode(**{val: enc[val]("lo:Q"), f"{val}2": to("hi:Q")})
     labels = base.mark_text(**({"dx": 14} if flat else {"dy": -10}), fontSize=12, fontWeight="bold").encode(
         **{val: enc[val]("hi:Q")}, text=alt.Text("mean:Q", format=".0%"),
         color=alt.Color(f"{color}:N", scale=scale, legend=None))

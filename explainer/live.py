@@ -32,10 +32,15 @@ WARM_DELAY_S = 2.0  # the warm-up waits this long after a panel first renders (a
 
 @st.cache_resource(show_spinner=False)
 def trainer() -> Trainer:
-    """The one trainer of this server process. On a live server its warm-up starts in the background
-    a moment after the first panel renders; in bare runs and AppTest (no server runtime) torch is
-    first imported by a Train click."""
-    t = Trainer()
+    """The one trainer of this server process (its warm-up is started by `panel_trainer`)."""
+    return Trainer()
+
+
+def panel_trainer() -> Trainer:
+    """The trainer, for a panel being drawn: in a visitor's run on a live server its warm-up starts in
+    the background a moment after the first panel renders; in bare runs, AppTest and the prefetch's
+    background runs (no visitor) torch is first imported by a Train click."""
+    t = trainer()
     if serving():
         t.warm(delay=WARM_DELAY_S)
     return t
@@ -74,7 +79,7 @@ def _flag_stop(key: str) -> None:
 def retrain_panel(preset: str, key: str) -> None:
     """A story page's "try it yourself": the preset's runs, a seed to vary, Train / Stop."""
     p = PRESETS[preset]
-    trainer()
+    panel_trainer()
     st.markdown(f"**{p.title}.** {p.blurb}")
     seed = st.number_input("Seed (the same seed gives the same run)", min_value=0, max_value=9999, value=0, step=1,
                            key=f"{key}-seed")
@@ -218,7 +223,7 @@ def _run_locked(t: Trainer, arms, bands, store, key, status, progress, slots) ->
             return hit
         while not t.wait_warm(0.25):  # each status update is a point where Stop can interrupt
             status.info("🔥 Warming up the trainer (loading torch and the digits, once per server)…")
-        status.caption(f"🏋️ Training on this server's CPU" + (f" (waited {waited:.0f} s for the trainer)" if waited >= 1
+        status.caption("🏋️ Training on this server's CPU" + (f" (waited {waited:.0f} s for the trainer)" if waited >= 1
                                                                else ""))
         last_draw, drawn = [0.0], {}
 

@@ -87,17 +87,15 @@ def _catalog(stamp: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
         keys = [c for c in ("width", "n_train", "kind", "p", "labels", "family", "strength", "dropout", "augment")
                 if c in curves.columns]
         # one groupby per table (not one per configuration): configurations are numbered in group order
-        gid = (curves.groupby(keys, dropna=False, sort=True).ngroup() if keys else pd.Series(0, curves.index)) \
-            + len(configs)
-        seeds = curves.assign(gid=gid).groupby("gid")["seed"].nunique() if "seed" in curves \
-            else pd.Series(1, index=gid.unique())
-        firsts = curves.assign(gid=gid).drop_duplicates("gid").set_index("gid")
+        curves = curves.assign(gid=len(configs) + (curves.groupby(keys, dropna=False, sort=True).ngroup()
+                                                    if keys else 0))
+        seeds = curves.groupby("gid")["seed"].nunique() if "seed" in curves else {}
+        firsts = curves.drop_duplicates("gid").set_index("gid")
         for g in sorted(firsts.index):
             values = {k: firsts.at[g, k] for k in keys}
             configs.append({"gid": int(g), "folder": folder, "profile": m.get("profile", "?"),
                             "seeds": int(seeds.get(g, 1)), **_settings(base, values)})
-        long = curves.assign(gid=gid).melt(id_vars=["gid", "epoch"], value_vars=list(METRICS), var_name="metric",
-                                           value_name="acc")
+        long = curves.melt(id_vars=["gid", "epoch"], value_vars=list(METRICS), var_name="metric", value_name="acc")
         bands.append(long.dropna(subset=["acc"]).groupby(["gid", "metric", "epoch"])["acc"].agg(
             lo="min", hi="max", mean="mean", n="count").reset_index())
     return pd.DataFrame(configs), (pd.concat(bands, ignore_index=True) if bands else pd.DataFrame())

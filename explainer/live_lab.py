@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .live import run_panel, trainer
+from .live import panel_trainer, run_panel
 from .live_knobs import FIELDS, clamp_knobs, from_query, lab_arms, to_query
 
 WIDTHS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -66,7 +66,7 @@ def _controls(key: str) -> None:
 
 def lab_panel(key: str = "lab") -> None:
     """Every knob, the URL round trip, and the run panel with the nearest pipeline band as a preview."""
-    trainer()
+    panel_trainer()
     _init(key)
     for note in st.session_state.pop(f"{key}-notes", []) or []:
         st.warning(f"🔧 A setting in the link was out of range and was clamped: {note}.")
@@ -78,5 +78,5 @@ def lab_panel(key: str = "lab") -> None:
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     st.caption("🔗 These settings live in the page's address: copy it to share this exact run. "
-               f"Limits for this 2-core server: up to 2,000 digits, width 1,024, 200 epochs, one run at a time.")
+               "Limits for this 2-core server: up to 2,000 digits, width 1,024, 200 epochs, one run at a time.")
     run_panel(lab_arms(knobs), key, "lab", preview=True)

@@ -6,7 +6,9 @@ A moment after the first page of a fresh server has been drawn, a daemon thread 
 chapters' scripts in Streamlit's bare mode: no session, so widgets return their defaults and
 elements go nowhere, while the cached loaders (`explainer.artifacts`) and the chart-spec cache
 (`explainer.ui.chart`) are the same process-wide caches a visitor's run reads. A page that fails
-here is skipped silently: the visitor's own run shows its friendly note as usual.
+here is skipped silently: the visitor's own run shows its friendly note as usual. Last, it starts the
+live lab's warm-up (torch, the digits, one tiny fit), so the lab is ready by the time a reader
+reaches a "Try it yourself" panel; the pages' own runs here do not start it (`serving()` is False).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ QUIET = ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.r
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
-log: list[tuple[str, float, str]] = []  # (file, seconds, "ok" or what stopped it), for tests and benchmarks
+log: list[tuple[str, float, str]] = []  # (file, seconds, "ok" or what stopped it), for tests
 
 
 class _FromThisThread(logging.Filter):
@@ -35,18 +37,22 @@ class _FromThisThread(logging.Filter):
 
 
 def serving() -> bool:
-    """True under `streamlit run` (not in bare mode, nor in AppTest, which mocks the runtime)."""
+    """True in a visitor's script run under `streamlit run`: not in bare mode, nor in AppTest (which mocks
+    the runtime), nor in this module's own background runs (no session)."""
     try:
         from streamlit import config
         from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-        return Runtime.exists() and not config.get_option("global.appTest")
+        return (Runtime.exists() and not config.get_option("global.appTest")
+                and get_script_run_ctx(suppress_warning=True) is not None)
     except Exception:
         return False
 
 
 def start(files: list[str | Path]) -> bool:
-    """Start the prefetch of `files` (chapter scripts), once per process; True if this call started it."""
+    """Start the prefetch of `files` (chapter scripts) and then the lab's warm-up, once per process;
+    True if this call started it."""
     global _thread
     with _lock:
         if _thread is not None:
@@ -56,16 +62,7 @@ def start(files: list[str | Path]) -> bool:
         return True
 
 
-def wait(timeout: float | None = None) -> bool:
-    """Wait for the prefetch to finish (tests, benchmarks); True when it has (or never started)."""
-    thread = _thread
-    if thread is not None:
-        thread.join(timeout)
-        return not thread.is_alive()
-    return True
-
-
-def _run(files: list[str]) -> None:
+def _run(files: list[str], warm_lab: bool = True) -> None:
     time.sleep(DELAY_S)
     quiet = _FromThisThread()
     loggers = [logging.getLogger(name) for name in QUIET]
@@ -83,3 +80,7 @@ def _run(files: list[str]) -> None:
     finally:
         for logger in loggers:
             logger.removeFilter(quiet)
+    if warm_lab:
+        from .live import trainer
+
+        trainer().warm()

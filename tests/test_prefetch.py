@@ -28,14 +28,14 @@ class Records(logging.Handler):
 
 
 def run_in_prefetch_thread(files, monkeypatch) -> list[logging.LogRecord]:
-    """prefetch._run on its own thread (as start() runs it, without the delay); returns the records
-    Streamlit's context logger emitted meanwhile, from any thread."""
+    """prefetch._run on its own thread (as start() runs it, without the delay or the lab's warm-up);
+    returns the records Streamlit's context logger emitted meanwhile, from any thread."""
     monkeypatch.setattr(prefetch, "DELAY_S", 0.0)
     monkeypatch.setattr(prefetch, "log", [])
     handler, logger = Records(), logging.getLogger(WARNS)
     logger.addHandler(handler)
     try:
-        thread = threading.Thread(target=prefetch._run, args=(files,), name=prefetch.THREAD)
+        thread = threading.Thread(target=prefetch._run, args=(files, False), name=prefetch.THREAD)
         thread.start()
         thread.join(300)
         assert not thread.is_alive()
@@ -64,7 +64,7 @@ def test_starts_once_per_process(monkeypatch):
     monkeypatch.setattr(prefetch, "_thread", None)
     monkeypatch.setattr(prefetch, "_run", lambda files: calls.append(files))
     assert prefetch.start(["a.py"]) is True
-    assert prefetch.wait(10)
+    prefetch._thread.join(10)
     assert prefetch.start(["b.py"]) is False
     assert calls == [["a.py"]]
 
