@@ -88,7 +88,7 @@ def matmul_peak(sizes=(256, 512, 1024, 2048), reps: int = 5) -> tuple[float, int
 # The trainer, steps only
 
 
-def _no_eval(model, data, val):
+def _no_eval(model, data, val, precision="fp32"):
     """Stands in for engine.evaluate while timing: same return shape, no work."""
     return {"train_acc": torch.zeros(data.k)}, torch.zeros(data.k, data.n, dtype=torch.long)
 

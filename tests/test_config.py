@@ -58,7 +58,8 @@ def test_bad_run_settings_name_the_nested_key():
     assert "train.optimizer = 'rmsprop'" in message and "'sgd', 'adam'" in message
     assert "unknown key 'model.widht'" in error(RunSpec, {"model": {"widht": 64}})
     assert "train.epochs: expected a whole number" in error(RunSpec, {"train": {"epochs": 2.5}})
-    assert "train.bf16: expected true or false" in error(RunSpec, {"train": {"bf16": "yes"}})
+    message = error(RunSpec, {"train": {"precision": "fp16"}})
+    assert "train.precision = 'fp16' is not allowed" in message and "'fp32', 'bf16'" in message
     assert "e5.run.train.augment.hue = 0.9" in error(RunSpec, {"train": {"augment": {"hue": 0.9}}}, "e5.run")
     assert "expected a mapping" in error(RunSpec, {"model": 5})
     assert parse(TrainConfig, {"epochs": 3.0}).epochs == 3  # a whole float is a fine int

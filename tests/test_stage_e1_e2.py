@@ -153,9 +153,23 @@ def test_e2_smoke_writes_gini_matrix_and_sensitivities(tmp_path):
     assert set(metrics["final_gini"]) == {"labels/real", "labels/50% real", "labels/random", "own_class/real",
                                           "own_class/random"}
     assert set(metrics["off_diagonal"]) == {"real", "random"} and metrics["final_step"] == cfg["steps"]
-    assert manifest["stage"] == "e2" and manifest["profile"] == "smoke" and manifest["threads_used"] == 1
+    assert manifest["stage"] == "e2" and manifest["profile"] == "smoke" and manifest["panel_workers"] == 1
+    assert manifest["precision"]["used"] == "fp32"
     assert manifest["checkpoint_steps"] == steps and "mnist10k" in manifest["datasets"]
     assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
+
+
+def test_e2_panels_in_worker_processes_give_the_same_tables(tmp_path):
+    """With two cores E2 trains its two panels in two worker processes; the tables must be those of
+    the one-process run (each panel owns its seeds, so where it runs cannot matter)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    E2.main(["--params", str(smoke_params(tmp_path / "p1")), "--out", str(one)])
+    params = smoke_params(tmp_path / "p2")
+    params.write_text(params.read_text().replace("threads: 1", "threads: 2", 1))
+    E2.main(["--params", str(params), "--out", str(two)])
+    assert json.loads((two / "manifest.json").read_text())["panel_workers"] == 2
+    for name in E2_COLUMNS:
+        pd.testing.assert_frame_equal(pd.read_csv(one / f"{name}.csv"), pd.read_csv(two / f"{name}.csv"))
 
 
 @pytest.mark.parametrize("change, key", [

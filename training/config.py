@@ -47,6 +47,9 @@ def allowed(f: dataclasses.Field) -> str:
     return "any value"
 
 
+PRECISIONS = ("fp32", "bf16")  # training precisions (params key `precision`, or a stage's run.train.precision)
+
+
 # ---------------------------------------------------------------------------------------------
 # The settings of one training run. Fields marked "per run" may differ between the runs that
 # the engine trains together as one batched model; the others must be shared by the batch.
@@ -93,7 +96,9 @@ class TrainConfig:
     adv_weight: float = opt(0.0, lo=0.0, hi=1.0, help="weight of the loss on LASS adversarial samples (per run)")
     adv_steps: int = opt(5, lo=1, hi=100, help="LASS iterations per batch when adversarial training")
     augment: AugmentConfig = opt(AugmentConfig(), help="per-batch augmentation")
-    bf16: bool = opt(False, help="bf16 autocast on CUDA (ignored on CPU)")
+    precision: str = opt("fp32", choices=PRECISIONS,
+                         help="training forward/backward: fp32, or bf16 autocast over fp32 weights and optimiser "
+                              "state (falls back to fp32 where the device has no bf16; measurements always run in fp32)")
 
 
 # The fields that may differ inside one batched model; everything else must match.

@@ -70,6 +70,37 @@ class History:
     model: Batched
     preds: dict[int, torch.Tensor] = field(default_factory=dict)  # epoch -> (K, N) predicted class on train
     stopped: str = ""                       # "", "deadline" or "stop"
+    precision: str = "fp32"                 # what the training steps ran in (see resolve_precision)
+
+
+def _cpu_has_native_bf16() -> bool:
+    """Native bf16 dot products (AVX512-BF16 or AMX) and oneDNN to use them. Without them oneDNN
+    emulates bf16 and a bf16 step is slower than fp32, so the engine stays in fp32."""
+    if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        return False
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:  # not Linux: trust oneDNN's own check
+        return True
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> tuple[str, str]:
+    """The precision training steps will use on `device` for the asked one, and why if it differs."""
+    device = torch.device(device)
+    if precision == "fp32":
+        return "fp32", ""
+    if precision != "bf16":
+        raise ValueError(f"precision = {precision!r} is not allowed; allowed: 'fp32', 'bf16'")
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return "bf16", ""
+        return "fp32", f"{torch.cuda.get_device_name(device)} has no bf16 support"
+    if device.type == "cpu":
+        if _cpu_has_native_bf16():
+            return "bf16", ""
+        return "fp32", "this CPU has no native bf16 matrix instructions (avx512_bf16 or amx_bf16)"
+    return "fp32", f"no bf16 autocast on device type {device.type!r}"
 
 
 def seeds_of(seed: int) -> tuple[int, int, int]:
@@ -108,18 +139,20 @@ def _augment(x: torch.Tensor, specs: Sequence[RunSpec], gens: Sequence[torch.Gen
 
 
 @torch.no_grad()
-def predict(model: Batched, x: torch.Tensor, k: int, chunk: int = 0) -> torch.Tensor:
-    """Logits (K, N, classes) of every run on x: (N, ...) shared or (K, N, ...) per run.
+def predict(model: Batched, x: torch.Tensor, k: int, chunk: int = 0, precision: str = "fp32") -> torch.Tensor:
+    """Logits (K, N, classes), fp32, of every run on x: (N, ...) shared or (K, N, ...) per run.
     chunk: examples per forward pass; by default sized so K runs' activations stay small
-    (a CNN holds filters x H x W floats per example and run)."""
+    (a CNN holds filters x H x W floats per example and run). precision: the forward's arithmetic,
+    an already resolved one (see resolve_precision); "bf16" = autocast, as in training."""
     chunk = chunk or max(32, (2048 if isinstance(model, BatchedCNN) else 65536) // k)
     was = model.training
     model.eval()
     outs = []
     n = x.shape[1] if x.ndim == 5 else x.shape[0]
-    for s in range(0, n, chunk):
-        xb = x[:, s : s + chunk] if x.ndim == 5 else x[s : s + chunk].unsqueeze(0).expand(k, *x[s : s + chunk].shape)
-        outs.append(model(xb).float())
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        for s in range(0, n, chunk):
+            xb = x[:, s : s + chunk] if x.ndim == 5 else x[s : s + chunk].unsqueeze(0).expand(k, *x[s : s + chunk].shape)
+            outs.append(model(xb).float())
     model.train(was)
     return torch.cat(outs, dim=1)
 
@@ -131,16 +164,18 @@ def _ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: Batched, data: TrainSet, val: Images) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Per-run scores (each a (K,) tensor) and the predicted training classes (K, N)."""
+def evaluate(model: Batched, data: TrainSet, val: Images,
+             precision: str = "fp32") -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Per-run scores (each a (K,) tensor) and the predicted training classes (K, N), with the
+    forward in the training's precision (accuracy and loss are not tiny differences; LASS is)."""
     k = data.k
-    logits = predict(model, data.x, k)
+    logits = predict(model, data.x, k, precision=precision)
     pred = logits.argmax(-1)
     right = (pred == data.y).float()
     clean = (~data.corrupted).float()
     corr = data.corrupted.float()
     nan = torch.tensor(float("nan"), device=right.device)
-    vlog = predict(model, val.x.to(logits.device), k)
+    vlog = predict(model, val.x.to(logits.device), k, precision=precision)
     vy = val.y.to(logits.device).expand(k, -1)
     scores = {
         "train_loss": _ce(logits, data.y),
@@ -194,14 +229,17 @@ def fit(
     wd = torch.tensor([s.train.weight_decay for s in specs], device=device)
     adv = torch.tensor([s.train.adv_weight for s in specs], device=device)
     augment = any(s.train.augment.active for s in specs)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=tc.bf16 and device.type == "cuda")
+    precision, _ = resolve_precision(tc.precision, device)
+    # bf16 autocast covers the training forward only (backward follows it); weights, gradients and
+    # optimiser state stay fp32, and evaluation and LASS run outside it, in fp32
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")  # noqa: E731
     lass_cfg = dict(lass_cfg or {})
     k, n, bs = data.k, data.n, tc.batch_size
     rows, preds, stopped = [], {}, ""
     t0 = time.monotonic()
 
     def record(epoch: int) -> None:
-        scores, pred = evaluate(model, data, val)
+        scores, pred = evaluate(model, data, val, precision)
         if track_examples:
             preds[epoch] = pred.to(torch.int16).cpu()
         elapsed = time.monotonic() - t0
@@ -223,10 +261,11 @@ def fit(
             xb, yb = data.inputs(idx), data.y.gather(1, idx)            # (K, B, C, H, W), (K, B)
             if augment:
                 xb = _augment(xb, specs, data_gens)
-            with autocast:
+            with autocast():
                 loss = _ce(model(xb), yb)                               # (K,)
-                if adv.any():
-                    x_adv, _ = lass(model, xb, gens=model.gens, steps=tc.adv_steps, **lass_cfg)
+            if adv.any():
+                x_adv, _ = lass(model, xb, gens=model.gens, steps=tc.adv_steps, **lass_cfg)  # fp32: a 0.3/255 box
+                with autocast():
                     loss = (1 - adv) * loss + adv * _ce(model(x_adv), yb)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()                                       # runs are independent: sum of means
@@ -244,7 +283,7 @@ def fit(
         if stopped:
             break
     model.eval()
-    return History(pd.DataFrame(rows), model, preds, stopped)
+    return History(pd.DataFrame(rows), model, preds, stopped, precision)
 
 
 def _clean_stats(data: TrainSet) -> tuple[torch.Tensor, torch.Tensor]:

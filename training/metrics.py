@@ -25,7 +25,13 @@ def lass(model, x: torch.Tensor, *, gens: Sequence[torch.Generator], alpha: floa
     is critical once its predicted class differs from the original prediction. A run stops
     early when one iteration flips fewer than `min_new` new points.
     Returns (x_adv, flipped): the first critical sample found (else the last iterate), (K, B) bool.
+    Always in fp32, even when called inside an autocast region: the box is below bf16's resolution.
     """
+    with torch.autocast(x.device.type, enabled=False):
+        return _lass(model, x.float(), gens, alpha, beta, radius, steps, min_new, lo, hi)
+
+
+def _lass(model, x, gens, alpha, beta, radius, steps, min_new, lo, hi):
     was = model.training
     model.eval()
     k = x.shape[0]

@@ -53,15 +53,19 @@ class Batched(nn.Module):
         for k, (rate, g) in enumerate(zip(rates, self.gens)):
             if rate == 0:
                 parts.append(h[k])
-            elif kind == "dropout":
-                keep = torch.rand(h.shape[1:], generator=g, device=h.device, dtype=h.dtype) >= rate
+            elif kind == "dropout":  # draws in fp32 whatever h's dtype, so bf16 and fp32 runs drop the same units
+                keep = torch.rand(h.shape[1:], generator=g, device=h.device) >= rate
                 parts.append(h[k] * keep / (1 - rate))
             else:
-                parts.append(h[k] + rate * torch.randn(h.shape[1:], generator=g, device=h.device, dtype=h.dtype))
+                noise = torch.randn(h.shape[1:], generator=g, device=h.device)
+                parts.append(h[k] + (rate * noise).to(h.dtype))
         return torch.stack(parts)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        h = (x - self.mean) / self.std                       # (K, B, C, H, W)
+        if x.shape[0] > 1 and x.stride(0) == 0:              # one input expanded to K runs: normalise it once
+            h = ((x[:1] - self.mean) / self.std).expand_as(x)
+        else:
+            h = (x - self.mean) / self.std                   # (K, B, C, H, W)
         h = self._per_run(h, "input_noise", "noise")
         return self._per_run(h, "input_dropout", "dropout")
 
@@ -133,11 +137,13 @@ class BatchedCNN(Batched):
         if self.crop:
             h = h[..., self.crop:-self.crop, self.crop:-self.crop]
         h = h.transpose(0, 1).flatten(1, 2)                  # (B, K*C, H, W): model k owns channel group k
+        # channels-last: oneDNN's grouped conv and max-pool are 3-10x faster in it on the CPU than in NCHW
+        h = h.contiguous(memory_format=torch.channels_last)
         for i, conv in enumerate((self.conv1, self.conv2)):
             h = F.conv2d(h, conv, padding=2, groups=k)
-            h = F.relu(self._bn(h, i, self.bn_conv[2 * i], self.bn_conv[2 * i + 1]))
+            h = F.relu(self._bn(h, i, self.bn_conv[2 * i], self.bn_conv[2 * i + 1]), inplace=True)
             h = F.max_pool2d(h, 3, stride=2, padding=1)
-        h = h.view(b, k, -1).transpose(0, 1)                 # (K, B, F*side*side)
+        h = h.reshape(b, k, -1).transpose(0, 1)              # (K, B, F*side*side), in (F, side, side) order
         last = len(self.weights) - 1
         for i, (w, bias) in enumerate(zip(self.weights, self.biases)):
             h = torch.baddbmm(bias.unsqueeze(1), h, w)       # (K, B, out)

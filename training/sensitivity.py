@@ -77,7 +77,15 @@ def loss_sensitivity(x: torch.Tensor, y: torch.Tensor, n_classes: int, *, width:
     (x (N, ...) shared or (K, N, ...) per run; y and class_labels (N,) or (K, N)). Then the table
     has one row per run and checkpoint (column `run` = position in `seed`), the mean g is (K, N)
     and the matrix (K, 10, 10). Each run normalises its inputs with its own pixel mean and std.
+    Always fp32, even when called inside an autocast region.
     """
+    with torch.autocast(x.device.type, enabled=False):
+        return _loss_sensitivity(x.float(), y, n_classes, width, depth, lr, batch_size, steps, window, checkpoints,
+                                 seed, matrix_every, class_labels)
+
+
+def _loss_sensitivity(x, y, n_classes, width, depth, lr, batch_size, steps, window, checkpoints, seed,
+                      matrix_every, class_labels):
     from .config import ModelConfig
     from .models import BatchedMLP
 

@@ -26,8 +26,8 @@ import torch
 from safetensors.torch import save_file
 
 from .. import data as D
-from ..config import ROOT, ConfigError, RunSpec, load_params, parse, stage_section, to_dict
-from ..engine import History, fit, make_train_set
+from ..config import PRECISIONS, ROOT, ConfigError, RunSpec, load_params, parse, stage_section, to_dict
+from ..engine import History, fit, make_train_set, resolve_precision
 from ..models import run_state
 
 MAX_BATCH_RUNS = 32  # runs trained together at most (memory and CPU cache friendliness)
@@ -77,8 +77,8 @@ def fit_all(specs: Sequence[RunSpec], corruptions: Sequence[D.Corruption], train
         groups.setdefault(spec.batch_key(), []).append(i)
     frames, histories = [], []
     for members in groups.values():
-        for s in range(0, len(members), MAX_BATCH_RUNS):
-            chunk = members[s : s + MAX_BATCH_RUNS]
+        size = -(-len(members) // -(-len(members) // MAX_BATCH_RUNS))  # as few batches as fit, of even size (33 -> 17 + 16)
+        for chunk in (members[s : s + size] for s in range(0, len(members), size)):
             t0 = time.monotonic()
             data = make_train_set(train, [corruptions[i] for i in chunk])
             hist = fit([specs[i] for i in chunk], data, val, device=ctx.device, **fit_kw)
@@ -92,6 +92,33 @@ def fit_all(specs: Sequence[RunSpec], corruptions: Sequence[D.Corruption], train
     table = pd.concat(frames, ignore_index=True)
     front = ["run", "seed", *labels[0].keys(), "epoch"]
     return table[front + [c for c in table.columns if c not in front]], histories
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def parallel_map(fn: Callable, jobs: Sequence[dict]) -> list:
+    """fn(**job) for every job, spread over worker processes when this stage has more than one core
+    (the cores are shared out: 2 jobs on 2 cores = 2 one-thread workers), else in this process.
+    fn must be importable (a module-level function) and its arguments and result picklable.
+    Results are the same either way: each job owns its seeds, and fn's work does not depend on
+    which process runs it."""
+    cores = torch.get_num_threads()
+    workers = min(len(jobs), cores)
+    if workers <= 1:
+        return [fn(**job) for job in jobs]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+                             initargs=(max(1, cores // workers),)) as pool:
+        return list(pool.map(_call, [(fn, job) for job in jobs]))
+
+
+def _call(fn_job):
+    fn, job = fn_job
+    return fn(**job)
 
 
 def gallery(images: D.Images, idx, **columns) -> dict[str, np.ndarray]:
@@ -152,6 +179,32 @@ def git_revision() -> str:
         return "unknown"
 
 
+def cpu_threads(value) -> int:
+    """params `threads`: 0 = every core this process may use; n = exactly n."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"threads = {value!r} is out of range; allowed: a whole number ≥ 0 (0 = every core)")
+    if value:
+        return value
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def with_precision(section: dict, config_cls, value) -> str:
+    """Check params `precision` (the default of every stage) and hand it to a stage's training runs
+    unless the stage sets its own `run.train.precision`. Returns the checked value."""
+    if value not in PRECISIONS:
+        raise ConfigError(f"precision = {value!r} is not allowed; allowed: " + ", ".join(map(repr, PRECISIONS)))
+    if "run" in {f.name for f in dataclasses.fields(config_cls)}:
+        run = dict(section.get("run") or {})
+        train = dict(run.get("train") or {})
+        train.setdefault("precision", value)
+        run["train"] = train
+        section["run"] = run
+    return value
+
+
 def pick_device(want: str) -> str:
     if want == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -174,16 +227,23 @@ def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], 
             if args.item not in section:
                 raise ConfigError(f"params has no section {section_name!r}")
             section = section[args.item]
+        asked = with_precision(section, config_cls, params.get("precision", "fp32"))
         cfg = parse(config_cls, section, section_name)
         device = pick_device(str(params.get("device", "auto")))
-        threads = int(params.get("threads", 0)) or os.cpu_count() or 1
+        threads = cpu_threads(params.get("threads", 0))
     except ConfigError as err:
         sys.exit(f"params.yaml: {err}")
-    torch.set_num_threads(threads)  # deliberate: all cores of the machine unless params say otherwise
+    torch.set_num_threads(threads)  # deliberate: every core of the machine unless params say otherwise
+    run_spec = getattr(cfg, "run", None)
+    asked = run_spec.train.precision if isinstance(run_spec, RunSpec) else asked
+    used, why = resolve_precision(asked, device) if isinstance(run_spec, RunSpec) else ("fp32", "")
+    precision = {"asked": asked, "used": used, **({"note": why} if why else {})}
+    if not isinstance(run_spec, RunSpec):
+        precision["note"] = "this stage has its own fp32 loop (no training precision setting)"
     out = Path(args.out)
     ctx = Context(profile=profile, device=device, out=out,
                   log=lambda m: print(f"[{section_name}] {m}", flush=True))
-    ctx.log(f"profile={profile} device={device} threads={threads}")
+    ctx.log(f"profile={profile} device={device} threads={threads} precision={used}" + (f" ({why})" if why else ""))
     t0 = time.monotonic()
     result = run(cfg, ctx)
     seconds = round(time.monotonic() - t0, 1)
@@ -199,7 +259,7 @@ def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], 
     write_json({
         "stage": section_name, "profile": profile, "device": device,
         "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
-        "threads": threads, "datasets": ctx.datasets, "config": to_dict(cfg), "seconds": seconds,
+        "threads": threads, "precision": precision, "datasets": ctx.datasets, "config": to_dict(cfg), "seconds": seconds,
         "torch": torch.__version__, "python": platform.python_version(), "git_revision": git_revision(),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "tables": {t: list(df.columns) for t, df in result.tables.items()}, **result.extra,

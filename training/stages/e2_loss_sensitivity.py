@@ -41,7 +41,7 @@ import torch
 from .. import data as D
 from ..config import ConfigError, opt
 from ..sensitivity import loss_sensitivity
-from .common import Context, Result, seeds_field, stage_main
+from .common import Context, Result, parallel_map, seeds_field, stage_main
 
 PANELS = ("labels", "own_class")
 
@@ -88,23 +88,31 @@ def run(cfg: Config, ctx: Context) -> Result:
     train = D.downscale(D.stratified_subset(train, cfg.n_examples, cfg.data_seed), cfg.size)
     ctx.datasets[cfg.dataset] = {"source": train.source, "n_train": len(train), "train_name": train.name}
     marks = checkpoint_steps(cfg)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny ops: a second thread only adds waiting (measured 20x slower on 2 busy cores)
-    try:
-        tables = _panels(cfg, ctx, train, marks)
-    finally:
-        torch.set_num_threads(threads)
+    workers = min(len(cfg.panels), torch.get_num_threads())
+    tables = _panels(cfg, ctx, train, marks)
     result = Result(tables=tables)
     result.tables["summary"] = _summary(tables["gini"], tables.get("matrix"))
     result.metrics = _headline(result.tables["summary"])
-    result.extra.update(checkpoint_steps=marks, threads_used=1)
+    result.extra.update(checkpoint_steps=marks, panel_workers=max(1, workers))
     return result
+
+
+def _train_panel(**kw):
+    """One panel's batched runs on one thread (tiny ops: a second thread only adds waiting)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        t0 = time.monotonic()
+        return (*loss_sensitivity(**kw), time.monotonic() - t0)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _panels(cfg: Config, ctx: Context, train: D.Images, marks: list[int]) -> dict[str, pd.DataFrame]:
     """Every panel's runs, trained as one batched model per panel: the gini, matrix and examples tables."""
     mean, std = train.pixel_stats()
     gini, matrices, examples = [], [], []
+    jobs, panel_runs, panel_noise = [], [], []
     for panel in cfg.panels:
         runs = [(cond, p, seed) for cond, p in conditions(cfg, panel) for seed in cfg.seeds]
         xs, noisy = [], []
@@ -113,14 +121,18 @@ def _panels(cfg: Config, ctx: Context, train: D.Images, marks: list[int]) -> dic
             xs.append(x)
             noisy.append(replaced)
         own = panel == "own_class"
-        y = D.own_class_labels(len(train)) if own else train.y
-        t0 = time.monotonic()
-        table, g, matrix = loss_sensitivity(
-            torch.stack(xs), y, len(train) if own else 10, width=cfg.width, depth=cfg.depth,
+        jobs.append(dict(
+            x=torch.stack(xs), y=D.own_class_labels(len(train)) if own else train.y,
+            n_classes=len(train) if own else 10, width=cfg.width, depth=cfg.depth,
             lr=cfg.own_lr if own else cfg.lr, batch_size=cfg.batch_size, steps=cfg.steps, window=cfg.window,
             checkpoints=marks, seed=[seed for _, _, seed in runs], matrix_every=0 if own else cfg.matrix_every,
-            class_labels=train.y)
-        ctx.log(f"{panel}: {len(runs)} runs x {cfg.steps} steps in {time.monotonic() - t0:.1f}s")
+            class_labels=train.y))
+        panel_runs.append(runs)
+        panel_noise.append(noisy)
+    # the panels are independent: one worker process each when there are cores for it
+    for panel, runs, noisy, (table, g, matrix, seconds) in zip(cfg.panels, panel_runs, panel_noise,
+                                                               parallel_map(_train_panel, jobs)):
+        ctx.log(f"{panel}: {len(runs)} runs x {cfg.steps} steps in {seconds:.1f}s")
         info = pd.DataFrame(runs, columns=["condition", "p", "seed"])
         table = info.iloc[table.pop("run").to_numpy()].reset_index(drop=True).join(table)
         table.insert(0, "panel", panel)
