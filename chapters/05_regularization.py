@@ -1,5 +1,6 @@
 """🛑 Regularization: a diet for the model. How much each explicit regularizer holds back the
-memorization of random labels, and what it costs on real data (E6)."""
+memorization of random labels, and what it costs on real labels (E6): the MNIST sweep of every
+regularizer beside the paper's own setting, CIFAR-10 with its CNN."""
 from functools import partial
 
 import pandas as pd
@@ -7,37 +8,47 @@ import streamlit as st
 
 from explainer import artifacts as A, charts as C, paper, palette as P, tidy as T, ui
 
-FAMILIES = ["dropout", "input_dropout", "input_noise", "hidden_noise", "weight_decay", "adversarial"]
-KEEP = 0.03  # clean validation accuracy a regularizer may lose and still count as "keeping" generalization
-SUMMARY = dict(needs=["labels"], numeric=["seed", "strength", "dropout", "final_train_acc", "best_val_acc"])
+MNIST = ["dropout", "input_dropout", "input_noise", "hidden_noise", "weight_decay", "adversarial"]
+CIFAR = ["cifar_dropout", "cifar_adversarial"]
+SWEEPS = {"mnist10k": "🔢 MNIST digits, a small MLP", "cifar10": "🖼️ CIFAR-10, the paper's CNN"}
+SETTINGS = dict(needs=["family", "dataset"], numeric=["strength", "dropout", "random_train_acc", "best_val_acc"])
+PAPER_CNN = "50,000 images, 200 filters per conv layer, dense layers of 384 and 192 units, SGD for 100 epochs"
+OPTIMIZER = {"sgd": "SGD", "adam": "Adam"}
 
 
 def setting(fam: str, strength: float, dropout: float) -> str:
     return f"weight {strength:g}, dropout {dropout:g}" if fam == "adversarial" else f"strength {strength:g}"
 
 
+def item_name(item: str) -> str:
+    return (P.REG_NAME[item.removeprefix("cifar_")] + " (CIFAR-10)") if item in CIFAR else P.REG_NAME.get(item, item)
+
+
+def rule(name: str, default: float) -> float:
+    """A threshold of the claims scoreboard (params.yaml `claims:`), as the claims stage recorded it."""
+    return float(A.manifest("claims").get("config", {}).get(name, default))
+
+
 @A.derived
 def sweep() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Per family and setting: random-label training accuracy and clean best validation accuracy (seed
-    means), the Fig. 10 frontiers, and the families not measured yet."""
+    """Every E6 item's per-setting table (seed means, written by the stage) with chart columns, the Fig. 10
+    frontiers, and the items not measured yet. `dataset` says which sweep a row belongs to."""
     rows, fronts, absent = [], [], []
-    for fam in FAMILIES:
+    for item in MNIST + CIFAR:
         try:
-            s = A.table(f"e6/{fam}", "summary", **SUMMARY)
+            s = A.table(f"e6/{item}", "settings", **SETTINGS)
         except A.Missing:
-            absent.append(fam)
+            absent.append(item)
             continue
-        keys = ["strength", "dropout"]
-        rnd = s[s["labels"] == "random"].groupby(keys)["final_train_acc"].mean().rename("random_label_train_acc")
-        real = s[s["labels"] == "real"].groupby(keys)["best_val_acc"].mean().rename("clean_best_val_acc")
-        both = pd.concat([rnd, real], axis=1, join="inner").reset_index()
-        both["regularizer"] = P.REG_NAME[fam]
-        both["setting"] = [setting(fam, a, b) for a, b in zip(both["strength"], both["dropout"])]
-        both["rank"] = both[["strength", "dropout"]].apply(tuple, axis=1).rank(method="dense")
-        rows.append(both)
+        fam, ds = s["family"].iloc[0], s["dataset"].iloc[0]
+        s = s.assign(item=item, regularizer=P.REG_NAME.get(fam, fam), random_label_train_acc=s["random_train_acc"],
+                     clean_best_val_acc=s["best_val_acc"])
+        s["setting"] = [setting(fam, a, b) for a, b in zip(s["strength"], s["dropout"])]
+        s["rank"] = s[["strength", "dropout"]].apply(tuple, axis=1).rank(method="dense")
+        rows.append(s)
         try:
-            f = A.table(f"e6/{fam}", "frontier", numeric=["x", "best_val_acc"])
-            fronts.append(f.assign(regularizer=P.REG_NAME[fam]))
+            f = A.table(f"e6/{item}", "frontier", numeric=["x", "best_val_acc"])
+            fronts.append(f.assign(regularizer=P.REG_NAME.get(fam, fam), dataset=ds))
         except A.Missing:
             pass
     trade = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
@@ -46,11 +57,81 @@ def sweep() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
 
 @A.derived
-def random_label_curves(fam: str):
-    c = A.table(f"e6/{fam}", "curves", needs=["labels"], numeric=["seed", "strength", "dropout", "epoch", "train_acc"])
+def random_label_curves(item: str):
+    c = A.table(f"e6/{item}", "curves", needs=["labels"], numeric=["seed", "strength", "dropout", "epoch", "train_acc"])
+    fam = c["family"].iloc[0] if "family" in c else item
     rand = c[c["labels"] == "random"].copy()
     rand["level"] = [setting(fam, a, b) for a, b in zip(rand["strength"], rand["dropout"])]
     return T.spread(rand, ["level", "strength", "dropout", "epoch"], "train_acc")
+
+
+def deals(g: pd.DataFrame, keep: float) -> str:
+    """Per regularizer of one sweep: its best setting that keeps clean accuracy within `keep` of none."""
+    none = g[(g["strength"] == 0) & (g["dropout"] == 0)]  # strength 0 of any family = no regularizer
+    if none.empty:
+        return ""
+    base = none.iloc[0]
+    lines = []
+    for reg, r in g.groupby("regularizer", sort=False):
+        ok = r[r["clean_best_val_acc"] >= base["clean_best_val_acc"] - keep]
+        if ok.empty:
+            lines.append(f"**{reg}**: every setting lost more than {keep:.0%} clean accuracy")
+            continue
+        best = ok.loc[ok["random_label_train_acc"].idxmin()]
+        lines.append(f"**{reg}** ({best['setting']}): random labels fitted {ui.pct(best['random_label_train_acc'])}, "
+                     f"clean accuracy {ui.pct(best['clean_best_val_acc'])}")
+    return (f"No regularizer: random labels fitted {ui.pct(base['random_label_train_acc'])}, clean accuracy "
+            f"{ui.pct(base['clean_best_val_acc'])}. The best deal per regularizer, losing at most {keep:.0%}:\n\n- "
+            + "\n- ".join(lines))
+
+
+def frontier_height(g: pd.DataFrame, x: float) -> float:
+    ok = g[g["random_label_train_acc"] <= x + 1e-9]
+    return float(ok["clean_best_val_acc"].max()) if len(ok) else float("nan")
+
+
+def adversarial_story(g: pd.DataFrame, low: float) -> str:
+    """Adversarial training + dropout against dropout alone at the same rate (claim E6b), in words."""
+    drop = g[g["family"] == "dropout"].set_index("strength")
+    adv = g[(g["family"] == "adversarial") & (g["strength"] > 0)]
+    if drop.empty or adv.empty:
+        return ""
+    words = []
+    for rate, a in adv.groupby("dropout"):
+        if rate not in drop.index:
+            continue
+        words.append(f"at dropout {rate:g}, {ui.pct(drop.loc[rate, 'random_label_train_acc'])} alone and "
+                     + ", ".join(f"{ui.pct(v)} with weight {w:g}" for w, v in zip(a["strength"], a["random_label_train_acc"])))
+    flips = adv["random_adv_flipped"].mean() if "random_adv_flipped" in adv else float("nan")
+    ha, hd = frontier_height(adv, low), frontier_height(drop.reset_index(), low)
+    height = lambda v: "no setting got there" if pd.isna(v) else ui.pct(v)  # noqa: E731
+    return ("Random labels fitted, dropout alone against dropout + adversarial training: " + "; ".join(words) + ". "
+            + (f"The search flipped the prediction of {ui.pct(flips, 1)} of the random-label training points per "
+               "batch; only those carry an adversarial loss. " if pd.notna(flips) else "")
+            + f"Best clean accuracy while random labels stay at most {low:.0%} fitted: {height(ha)} with adversarial "
+              f"training, {height(hd)} with dropout alone.")
+
+
+def ours_vs_paper() -> str:
+    """What the two sweeps ran on, from their manifests, against the paper's CIFAR-10 setting."""
+    parts = []
+    for item, what, noun in (("dropout", "MNIST", "digits"), ("cifar_dropout", "CIFAR-10", "images")):
+        m = A.manifest(f"e6/{item}")
+        cfg, data = m.get("config", {}), next(iter(m.get("datasets", {}).values()), {})
+        model, train = cfg.get("run", {}).get("model", {}), cfg.get("run", {}).get("train", {})
+        if not cfg:
+            continue
+        net = (f"{model.get('filters')} filters per conv layer, dense layers of "
+               + " and ".join(map(str, model.get("dense", []))) + " units" if model.get("arch") == "cnn"
+               else f"a {model.get('depth')}×{model.get('width')} MLP")
+        n = data.get("n_train")
+        parts.append(f"**{what}**: {f'{n:,}' if isinstance(n, int) else '?'} training {noun}, {net}, "
+                     f"{OPTIMIZER.get(train.get('optimizer'), train.get('optimizer'))} for {train.get('epochs')} "
+                     f"epochs, {len(cfg.get('seeds', []))} seeds per setting")
+    return ("How ours differs from the paper, which trains on CIFAR-10 only (" + PAPER_CNN + "): "
+            + "; ".join(parts) + ". Fewer images leave fewer random labels to store, a narrower network has less "
+            "room to store them, and fewer epochs leave less time: our absolute numbers are not the paper's, only "
+            "the comparisons between settings are meant to carry over.") if parts else ""
 
 
 st.title("🛑 Regularization: putting the model on a diet")
@@ -58,71 +139,92 @@ st.markdown(
     "If a network crams because it has room and time to spare, make cramming harder. Regularizers add friction: "
     "**dropout** switches random units off at every step, **input dropout** and **input noise** blur the "
     "picture, **hidden noise** jiggles the inner activations, **weight decay** taxes large weights, and "
-    "**adversarial training** makes the network defend each example against the nastiest small nudge.\n\n"
-    "A good diet keeps the nutrients and cuts the junk: the network should still learn real digits well while "
+    "**adversarial training** makes the network defend each example against the nastiest small nudge that "
+    "changes its answer.\n\n"
+    "A good diet keeps the nutrients and cuts the junk: the network should still learn real images well while "
     "refusing to store random labels. Each regularizer was run at several strengths, once on real labels and "
-    "once on random labels."
+    "once on random labels: every regularizer on MNIST digits, and the paper's own setting, CIFAR-10 with a "
+    "small convolutional network, for dropout with and without adversarial training."
 )
 
-def measured_story() -> None:
-    """The measured sweep: trade-off, frontier and random-label curves (returns early when E6 is missing)."""
-    trade, front, absent = sweep()
-    if trade.empty:
-        ui.missing(A.Missing("`artifacts/e6/<regularizer>/summary.csv` has not been produced yet", "e6/dropout"),
-                   "The regularizer sweep (E6)")
-        return
-    if absent:
-        st.caption("Not measured yet: " + ", ".join(f"{P.REG_NAME[f]} (`{A.reproduce('e6/' + f)}`)" for f in absent) + ".")
-    first = next(f for f in FAMILIES if f not in absent)
 
-    st.subheader("⚖️ Memorization held back vs generalization kept")
-    deals = []
-    for reg, g in trade.groupby("regularizer"):
-        base = g[(g["strength"] == 0) & (g["dropout"] == 0)]
-        base = base.iloc[0] if len(base) else g.sort_values(["strength", "dropout"]).iloc[0]
-        ok = g[g["clean_best_val_acc"] >= base["clean_best_val_acc"] - KEEP]
-        deals.append((reg, base, ok.loc[ok["random_label_train_acc"].idxmin()]))
-    deals.sort(key=lambda d: d[2]["random_label_train_acc"])
-    lines = [f"**{reg}** ({best['setting']}): random labels fitted {ui.pct(best['random_label_train_acc'])} (none: "
-             f"{ui.pct(base['random_label_train_acc'])}), clean accuracy {ui.pct(best['clean_best_val_acc'])} (none: "
-             f"{ui.pct(base['clean_best_val_acc'])})" for reg, base, best in deals]
-    st.markdown(
-        "For every setting we know two things: how much of a random-label training set it still fits (less is "
-        "better: less memorized) and the best validation accuracy the same setting reaches on real labels (more is "
-        f"better). The best deal per regularizer, losing at most {KEEP:.0%} of clean accuracy:\n\n- " + "\n- ".join(lines)
-    )
-    ref = paper.REG_FRONTIER.rename(columns={"x": "random_label_train_acc", "best_val_acc": "clean_best_val_acc"})
-    ui.chart(partial(C.tradeoff, trade, ref),
+def sweep_panel(ds: str, trade: pd.DataFrame, front: pd.DataFrame, keep: float, low: float) -> None:
+    g = trade[trade["dataset"] == ds]
+    f = front[front["dataset"] == ds] if len(front) else front
+    st.markdown(f"#### {SWEEPS[ds]}")
+    if g.empty:
+        ui.missing(A.Missing(f"no E6 item on {ui.DATASET_NAME.get(ds, ds)} has written its `settings.csv` yet",
+                             f"e6/{'cifar_dropout' if ds == 'cifar10' else 'dropout'}"), f"The {SWEEPS[ds][2:]} sweep")
+        return
+    folder = f"e6/{g['item'].iloc[0]}"
+    ref = paper.REG_FRONTIER if ds == "cifar10" else None
+    if deals(g, keep):
+        st.markdown(deals(g, keep))
+    ui.chart(partial(C.tradeoff, g),
              caption="Each point is one setting: final training accuracy on random labels (x) against best validation "
                      "accuracy when trained on real labels (y), means over seeds; lines join a regularizer's settings. "
-                     "Up and to the left is better. Grey diamonds: the paper's best CIFAR-10 settings.",
-             data=trade, folder=f"e6/{first}", key="reg-tradeoff")
-    if not front.empty:
-        ui.chart(partial(C.frontier, front, paper.REG_FRONTIER),
-                 caption="The same as a frontier (the paper's Fig. 10): the best clean validation accuracy any setting of a "
-                         "regularizer reaches while fitting at most x of the random labels.",
-                 data=front, folder=f"e6/{first}", key="reg-frontier")
+                     "Up and to the left is better.",
+             data=g, folder=folder, key=f"reg-tradeoff-{ds}")
+    if len(f):
+        ui.chart(partial(C.frontier, f, ref),
+                 caption="The same as a frontier (the paper's Fig. 10): the best clean validation accuracy any setting "
+                         "of a regularizer reaches while fitting at most x of the random labels."
+                         + (" Grey diamonds: the paper's own frontier on all of CIFAR-10 with its 200-filter CNN."
+                            if ref is not None else ""),
+                 data=f, folder=folder, key=f"reg-frontier-{ds}")
+    story = adversarial_story(g, low)
+    if story:
+        st.markdown(story)
+
+
+def measured_story() -> None:
+    """The measured sweeps side by side, then the random-label curves of one item."""
+    trade, front, absent = sweep()
+    keep, low = rule("e6_keep", 0.03), rule("e6_low_fit", 0.3)
+    st.subheader("⚖️ Memorization held back vs generalization kept")
+    if trade.empty:
+        ui.missing(A.Missing("`artifacts/e6/<regularizer>/settings.csv` has not been produced yet", "e6/dropout"),
+                   "The regularizer sweep (E6)")
+    else:
+        st.markdown(
+            "For every setting we know two things: how much of a random-label training set it still fits (less is "
+            "better: less memorized) and the best validation accuracy the same setting reaches on real labels (more "
+            "is better). The paper's marks: dropout keeps 76.3% clean accuracy while fitting only about 16% of the "
+            "random labels, and adversarial training on top of dropout keeps the same at about 10% (its Fig. 10).")
+        if [i for i in absent if i in MNIST + CIFAR]:
+            st.caption("Not measured yet: " + ", ".join(f"{item_name(i)} (`{A.reproduce('e6/' + i)}`)" for i in absent) + ".")
+        for col, ds in zip(st.columns(2), SWEEPS):
+            with col:
+                sweep_panel(ds, trade, front, keep, low)
+        note = ours_vs_paper()
+        if note:
+            st.markdown(note)
 
     st.subheader("🐢 Slowing the memorizer down")
-    present = [f for f in FAMILIES if f not in absent]
-    fam = st.segmented_control("Regularizer", present, default=first, format_func=P.REG_NAME.get, key="reg-family",
-                               required=True) or first
+    present = [i for i in MNIST + CIFAR if A.available(f"e6/{i}", "curves")]
+    if not present:
+        ui.missing(A.Missing("`artifacts/e6/<regularizer>/curves.csv` has not been produced yet", "e6/dropout"),
+                   "The training curves of the regularizers")
+        return
+    item = st.segmented_control("Regularizer", present, default=present[0], format_func=item_name, key="reg-family",
+                                required=True) or present[0]
     try:
-        agg = random_label_curves(fam)
+        agg = random_label_curves(item)
     except A.Missing as err:
         ui.missing(err, "The training curves of this regularizer")
-    else:
-        levels = list(dict.fromkeys(agg.sort_values(["strength", "dropout"])["level"]))
-        colours = {lvl: P.p_color(i / max(len(levels) - 1, 1)) for i, lvl in enumerate(levels)}
-        last = agg[agg["epoch"] == agg["epoch"].max()].set_index("level")["mean"]
-        st.markdown(f"Training accuracy on **random labels** with {P.REG_NAME[fam]}: after {int(agg['epoch'].max())} "
-                    f"epochs it reaches {ui.pct(last[levels[0]])} with {levels[0]} and {ui.pct(last[levels[-1]])} with "
-                    f"{levels[-1]}.")
-        ui.chart(partial(C.bands, agg, color="level", scale=P.scale(colours, agg["level"]),
-                         y_title="training accuracy, random labels"),
-                 caption=f"{P.REG_NAME[fam].capitalize()}: training accuracy on random labels per epoch, one line per "
-                         "setting, mean ± sd over seeds (the paper's Fig. 11).", data=agg, folder=f"e6/{fam}",
-                 key=f"reg-curves-{fam}")
+        return
+    levels = list(dict.fromkeys(agg.sort_values(["strength", "dropout"])["level"]))
+    colours = {lvl: P.p_color(i / max(len(levels) - 1, 1)) for i, lvl in enumerate(levels)}
+    last = agg[agg["epoch"] == agg["epoch"].max()].set_index("level")["mean"]
+    st.markdown(f"Training accuracy on **random labels** with {item_name(item)}: after {int(agg['epoch'].max())} "
+                f"epochs it reaches {ui.pct(last[levels[0]])} with {levels[0]} and {ui.pct(last[levels[-1]])} with "
+                f"{levels[-1]}. In the paper, after 100 epochs on CIFAR-10: 99% with no regularizer, 72% with dropout, "
+                "51% with adversarial training + dropout (its Fig. 11).")
+    ui.chart(partial(C.bands, agg, color="level", scale=P.scale(colours, agg["level"]),
+                     y_title="training accuracy, random labels"),
+             caption=f"{item_name(item).capitalize()}: training accuracy on random labels per epoch, one line per "
+                     "setting, mean ± sd over seeds (the paper's Fig. 11).", data=agg, folder=f"e6/{item}",
+             key=f"reg-curves-{item}")
 
 
 measured_story()

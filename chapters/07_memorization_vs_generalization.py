@@ -1,5 +1,6 @@
 """🤼 Memorization vs generalization: the paper's core evidence. Loss-sensitivity Gini (E2), the
 critical sample ratio through training (E5) and the per-example memorization clock (E5)."""
+import math
 from functools import partial
 
 import pandas as pd
@@ -16,23 +17,50 @@ st.markdown(
 
 
 E2_COLORS = {"real": P.BLUE, "50% real": P.p_color(0.5), "random inputs": P.ORANGE, "random": P.ORANGE}
+# The two definitions of "the loss after t steps" the E2 stage measures (training/sensitivity.py).
+E2_PAPER, E2_OTHER = "own+transfer", "transfer"
+E2_DEFINITION = {E2_PAPER: "its own term + through the updates (the paper's words)",
+                 E2_OTHER: "through the updates only (the next minibatch)"}
+E2_PANEL = {"labels": "digit labels", "own_class": "every digit its own class"}
 
 
 @A.derived
 def gini_view() -> dict:
-    """Loss-sensitivity Gini per condition and step (mean ± sd over seeds) and the class-matrix shares."""
-    gini = A.table("e2", "gini", needs=["condition", "panel"], numeric=["seed", "step", "gini"])
-    agg = T.spread(gini, ["panel", "condition", "step"], "gini")
-    last = agg[agg["step"] == agg.groupby("panel")["step"].transform("max")]
-    out = {"agg": agg, "last": last, "off": None}
+    """Loss-sensitivity Gini and whole-training-set loss per panel, definition, condition and step (mean ± sd
+    over seeds), the stage's summary (off-diagonal shares) and the class matrix, row-normalised."""
+    gini = A.table("e2", "gini", needs=["condition", "panel", "definition"],
+                   numeric=["seed", "step", "gini", "train_loss"])
+    agg = T.spread(gini, ["panel", "definition", "condition", "step"], "gini")
+    last = agg[agg["step"] == agg.groupby(["panel", "definition"])["step"].transform("max")]
+    one = gini[gini["definition"] == gini["definition"].iloc[0]]      # the loss is the same under both
+    out = {"agg": agg, "last": last, "loss": T.spread(one, ["panel", "condition", "step"], "train_loss"),
+           "summary": None, "matrix": None}
     try:
-        m = A.table("e2", "matrix", needs=["condition"], numeric=["loss_class", "input_class", "value"])
-        off = m.assign(off=m["loss_class"] != m["input_class"]).groupby("condition").apply(
-            lambda g: g.loc[g["off"], "value"].sum() / g["value"].sum() if g["value"].sum() else float("nan"))
-        out["off"], out["matrix"] = off, m
+        out["summary"] = A.table("e2", "summary", needs=["panel", "definition", "condition"],
+                                 numeric=["off_diagonal", "matrix_from", "matrix_from_loss"])
+        m = A.table("e2", "matrix", needs=["definition", "condition"],
+                    numeric=["seed", "loss_class", "input_class", "value"])
+        cells = m.groupby(["definition", "condition", "loss_class", "input_class"], as_index=False)["value"].mean()
+        cells["row_share"] = cells["value"] / cells.groupby(["definition", "condition", "loss_class"])["value"].transform("sum")
+        out["matrix"] = cells
     except A.Missing:
         pass
     return out
+
+
+def class_heatmap(cells: pd.DataFrame):
+    """Fig. 4's class-by-class sensitivity: one square per (loss class, input class), real and random side by side."""
+    import altair as alt
+
+    return alt.Chart(cells).mark_rect().encode(
+        x=alt.X("input_class:O", title="class of the input x"),
+        y=alt.Y("loss_class:O", title="class whose loss is measured"),
+        color=alt.Color("row_share:Q", title="share of the row", scale=alt.Scale(scheme="blues"),
+                        legend=alt.Legend(format="%", orient="bottom")),
+        tooltip=[alt.Tooltip("condition:N"), alt.Tooltip("loss_class:O", title="loss class"),
+                 alt.Tooltip("input_class:O", title="input class"),
+                 alt.Tooltip("row_share:Q", title="share of the row", format=".1%")],
+    ).properties(width=170, height=170).facet(column=alt.Column("condition:N", title=None))
 
 
 def gini_round() -> None:
@@ -48,12 +76,24 @@ def gini_round() -> None:
         ui.missing(err, "The loss-sensitivity experiment (E2)")
         return
     panels = sorted(view["agg"]["panel"].unique())
-    names = {"labels": "digit labels", "own_class": "every digit its own class"}
     panel = panels[0] if len(panels) == 1 else st.segmented_control(
-        "Labels", panels, default=panels[0], key="match-gini-panel", format_func=lambda v: names.get(v, v),
+        "Labels", panels, default=panels[0], key="match-gini-panel", format_func=lambda v: E2_PANEL.get(v, v),
         required=True) or panels[0]
-    agg = view["agg"][view["agg"]["panel"] == panel]
-    last = view["last"][view["last"]["panel"] == panel].sort_values("mean", ascending=False)
+    defs = [d for d in (E2_PAPER, E2_OTHER) if d in set(view["agg"]["definition"])] or \
+        sorted(view["agg"]["definition"].unique())
+    definition = defs[0] if len(defs) == 1 else st.segmented_control(
+        "What counts as the loss after t steps", defs, default=defs[0], key="match-gini-definition",
+        format_func=lambda v: E2_DEFINITION.get(v, v), required=True) or defs[0]
+    st.markdown(
+        "The dependence of the loss after t SGD steps on an earlier training example x is found by "
+        "differentiating through the unrolled SGD updates. The paper's words, *the training loss after t steps*, "
+        "include x's own loss: x counts through its own forward pass **and** through the updates it took part in "
+        f"(**{E2_PAPER}**, the default here and the one the scoreboard judges). The narrower **{E2_OTHER}** "
+        "reading keeps only the next minibatch's loss, so x counts only through the updates."
+    )
+    agg = view["agg"][(view["agg"]["panel"] == panel) & (view["agg"]["definition"] == definition)]
+    last = view["last"][(view["last"]["panel"] == panel) & (view["last"]["definition"] == definition)]
+    last = last.sort_values("mean", ascending=False)
     ref = ", ".join(f"{c} {g:.2f}" for c, g in zip(paper.GINI_100K["condition"], paper.GINI_100K["gini"]))
     st.markdown(f"After {int(last['step'].max()):,} SGD steps the Gini coefficients are "
                 + ", ".join(f"**{c}** {ui.num(v)}" for c, v in zip(last["condition"], last["mean"]))
@@ -61,11 +101,63 @@ def gini_round() -> None:
     colours = {c: E2_COLORS.get(c, P.GREY) for c in agg["condition"].unique()}
     ui.chart(partial(C.bands, agg, color="condition", scale=P.scale(colours, agg["condition"]), x="step",
                      x_title="SGD steps (log scale)", log_x=True, y_title="Gini of loss-sensitivity", percent=False, y_domain=None),
-             caption="Gini coefficient of the per-example loss-sensitivity over training steps, mean ± sd over seeds.",
-             data=agg, folder="e2", key=f"match-gini-{panel}")
-    if view["off"] is not None:
-        shares = ", ".join(f"{c} {ui.pct(v)}" for c, v in view["off"].items())
-        st.markdown(f"And across classes: the share of sensitivity that flows between *different* classes is {shares}.")
+             caption=f"Gini coefficient of the per-example loss-sensitivity over training steps ({definition}), "
+                     "mean ± sd over seeds.",
+             data=agg, folder="e2", key=f"match-gini-{panel}-{definition}")
+    fitted_note(view["loss"][view["loss"]["panel"] == panel], panel)
+    if panel == "labels":
+        class_mass(view, definition)
+
+
+def fitted_note(loss: pd.DataFrame, panel: str) -> None:
+    """How far the random-input network has fitted its training set: a low Gini must not just mean 'not learning yet'."""
+    rand = loss[loss["condition"] == "random"].sort_values("step")
+    if rand.empty:
+        return
+    n_classes = 10 if panel == "labels" else A.manifest("e2").get("config", {}).get("n_examples")
+    chance = f" (guessing scores ln {n_classes} = {ui.num(math.log(n_classes))})" if n_classes else ""
+    st.markdown(f"Is the random-input network learning at all? Its loss on its whole training set falls from "
+                f"{ui.num(rand['mean'].iloc[0])} at step {int(rand['step'].iloc[0]):,} to "
+                f"**{ui.num(rand['mean'].iloc[-1])}** at step {int(rand['step'].iloc[-1]):,}{chance}.")
+    colours = {c: E2_COLORS.get(c, P.GREY) for c in loss["condition"].unique()}
+    ui.chart(partial(C.bands, loss, color="condition", scale=P.scale(colours, loss["condition"]), x="step",
+                     x_title="SGD steps (log scale)", log_x=True, y_title="training loss (whole training set)",
+                     percent=False, y_domain=None),
+             caption="Cross-entropy on the whole training set at each measured step, mean ± sd over seeds.",
+             data=loss, folder="e2", key=f"match-gini-loss-{panel}")
+
+
+def class_mass(view: dict, definition: str) -> None:
+    """Fig. 4: how much of the sensitivity flows between different classes, for the picked definition."""
+    summary, cells = view["summary"], view["matrix"]
+    if summary is None or cells is None:
+        return
+    rows = summary[(summary["panel"] == "labels")].dropna(subset=["off_diagonal"])
+    mine = rows[rows["definition"] == definition].set_index("condition")
+    if not {"real", "random"} <= set(mine.index):
+        return
+    real, rand = mine.at["real", "off_diagonal"], mine.at["random", "off_diagonal"]
+    start, start_loss = mine.at["random", "matrix_from"], mine.at["random", "matrix_from_loss"]
+    final_loss = mine.at["random", "final_loss"] if "final_loss" in mine.columns else float("nan")
+    trend = f", falling to {ui.num(final_loss)} by the end" if final_loss < start_loss else ""
+    when = (f"averaged over the steps after step {int(start):,}, where the random-input network's loss on its "
+            f"training set is {ui.num(start_loss)}{trend}" if pd.notna(start) and pd.notna(start_loss)
+            else "averaged over training")
+    verdict = ("more for real data, as in the paper's Fig. 4" if real > rand else
+               "not more for real data, unlike the paper's Fig. 4")
+    others = rows[rows["definition"] != definition].set_index("condition")
+    other = ""
+    if {"real", "random"} <= set(others.index):
+        name = others["definition"].iloc[0]
+        other = (f" Under the other definition ({name}): real {ui.pct(others.at['real', 'off_diagonal'], 1)}, "
+                 f"random {ui.pct(others.at['random', 'off_diagonal'], 1)}.")
+    st.markdown(f"And across classes ({when}): the share of sensitivity that flows between *different* classes is "
+                f"real {ui.pct(real, 1)}, random {ui.pct(rand, 1)}: {verdict}.{other}")
+    shown = cells[cells["definition"] == definition]
+    ui.chart(partial(class_heatmap, shown),
+             caption=f"Loss-sensitivity by class ({definition}): row = the class whose loss is measured, column = "
+                     "the class of the input it depends on; each row sums to 100 %. Mean over seeds.",
+             data=shown, folder="e2", key=f"match-gini-matrix-{definition}")
 
 
 CSR = dict(needs=["kind"], numeric=["seed", "p", "epoch", "csr"])

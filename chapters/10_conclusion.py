@@ -51,6 +51,16 @@ for _, row in tested.iterrows():
         st.markdown(f"{BADGE.get(row['verdict'], '❔')} **{row['id']}** · {row['experiment']}{page}  \n{row['claim']}")
         st.markdown(f"**Paper:** {row['paper']}  \n**Ours:** {row['ours']}  \n**Verdict:** {row['verdict']}")
         st.caption(f"Rule: {row['rule']}")
+        if row.get("rule_change"):
+            st.caption(f"✏️ Rule changed: {row['rule_change']}")
+
+changed = tested[tested["rule_change"] != ""] if "rule_change" in tested.columns else tested.iloc[0:0]
+if len(changed):
+    st.subheader("✏️ Rules that changed, and why")
+    st.markdown("A rule may change only to follow the paper's claim more faithfully, never to reach a verdict. "
+                "These are every change since the scoreboard was first published:")
+    for _, row in changed.iterrows():
+        st.markdown(f"- **{row['id']}**: {row['rule_change']}")
 
 held = claims[(claims["kind"] == "conclusion") & (claims["verdict"] == "reproduced")]["claim"].str.rstrip(".").tolist()
 open_ = claims[(claims["kind"] == "conclusion") & (claims["verdict"] != "reproduced")]["claim"].str.rstrip(".").tolist()

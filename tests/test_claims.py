@@ -88,16 +88,67 @@ def test_e1_rules_fail_on_flat_real_and_skewed_noise(tmp_path):
     assert verdict(C.e1_noise_binomial, tmp_path) == "not reproduced"
 
 
-def gini_rows(values: dict) -> list[dict]:
-    return [{"panel": "labels", "condition": cond, "seed": s, "step": step, "gini": g + 0.01 * s}
-            for cond, g in values.items() for s in range(3) for step in (10, 100)]
+PAPER_ORDER = {"real": 0.6, "50% real": 0.45, "random": 0.25}
+REVERSED = {"real": 0.2, "50% real": 0.45, "random": 0.6}
+
+
+def gini_rows(values: dict, other: dict | None = None) -> list[dict]:
+    """E2 Gini tables: `values` under the judged definition (own+transfer), `other` under transfer-only."""
+    defs = {"own+transfer": values, "transfer": other or values}
+    return [{"panel": "labels", "definition": d, "condition": cond, "seed": s, "step": step, "gini": g + 0.01 * s}
+            for d, vals in defs.items() for cond, g in vals.items() for s in range(3) for step in (10, 100)]
 
 
 def test_gini_order(tmp_path):
-    write(tmp_path, "e2/gini", gini_rows({"real": 0.6, "50% real": 0.45, "random": 0.25}))
+    write(tmp_path, "e2/gini", gini_rows(PAPER_ORDER))
     assert verdict(C.e2_gini_order, tmp_path) == "reproduced"
-    write(tmp_path, "e2/gini", gini_rows({"real": 0.2, "50% real": 0.45, "random": 0.6}))
+    write(tmp_path, "e2/gini", gini_rows(REVERSED))
     assert verdict(C.e2_gini_order, tmp_path) == "not reproduced"
+
+
+def test_gini_order_is_judged_on_own_plus_transfer_and_reports_both(tmp_path):
+    write(tmp_path, "e2/gini", gini_rows(REVERSED, other=PAPER_ORDER))
+    ours, v = C.e2_gini_order(C.Tables(tmp_path), CFG)
+    assert v == "not reproduced"                                     # the transfer-only order does not count
+    assert "own+transfer" in ours and "transfer only" in ours and "0.610" in ours and "0.210" in ours
+    write(tmp_path, "e2/gini", gini_rows(PAPER_ORDER, other=REVERSED))
+    assert verdict(C.e2_gini_order, tmp_path) == "reproduced"
+
+
+def e2_summary(shares: dict[str, dict[str, float]]) -> list[dict]:
+    """The E2 summary's labels-panel rows: shares[definition][condition] = mean off-diagonal share."""
+    rows = []
+    for d, by in shares.items():
+        for cond in ("real", "50% real", "random"):
+            off = by.get(cond, float("nan"))
+            rows.append({"panel": "labels", "definition": d, "condition": cond, "off_diagonal": off,
+                         "off_diagonal_std": 0.01 if off == off else float("nan"),
+                         "matrix_from": 4000 if off == off else float("nan"),
+                         "matrix_from_loss": 1.2 if off == off else float("nan")})
+        rows.append({"panel": "own_class", "definition": d, "condition": "real", "off_diagonal": float("nan"),
+                     "off_diagonal_std": float("nan"), "matrix_from": float("nan"), "matrix_from_loss": float("nan")})
+    return rows
+
+
+def test_off_diagonal_reads_the_summary_under_own_plus_transfer(tmp_path):
+    write(tmp_path, "e2/summary", e2_summary({"own+transfer": {"real": 0.7, "random": 0.4},
+                                              "transfer": {"real": 0.75, "random": 0.77}}))
+    ours, v = C.e2_off_diagonal(C.Tables(tmp_path), CFG)
+    assert v == "reproduced" and "0.770" in ours and "0.400" in ours and "after 4000" in ours
+    write(tmp_path, "e2/summary", e2_summary({"own+transfer": {"real": 0.4, "random": 0.7},
+                                              "transfer": {"real": 0.8, "random": 0.7}}))
+    assert verdict(C.e2_off_diagonal, tmp_path) == "not reproduced"
+
+
+def test_e2_tables_without_definitions_are_not_run(tmp_path):
+    """Tables written before the loss after t steps included x's own term cannot be judged."""
+    write(tmp_path, "e2/gini", [{k: v for k, v in r.items() if k != "definition"} for r in gini_rows(PAPER_ORDER)
+                                if r["definition"] == "transfer"])
+    write(tmp_path, "e2/summary", [{k: v for k, v in r.items() if k != "definition"}
+                                   for r in e2_summary({"transfer": {"real": 0.8, "random": 0.7}})])
+    by_id = C.score(tmp_path, CFG).set_index("id")
+    assert by_id.at["E2a", "verdict"] == "not run" and by_id.at["E2b", "verdict"] == "not run"
+    assert "definition" in by_id.at["E2a", "ours"]
 
 
 def e4_rows(axis: str, times: dict) -> list[dict]:
@@ -126,16 +177,72 @@ def test_e4_size_rule_needs_every_noise_kind(tmp_path):
     assert verdict(C.e4_size, tmp_path) == "partly"
 
 
-def e6_rows(random_acc: dict, clean_acc: dict) -> list[dict]:
-    return [{"strength": st, "labels": labels, "seed": s, "final_train_acc": random_acc[st],
-             "best_val_acc": clean_acc[st]} for st in random_acc for labels in ("real", "random") for s in range(3)]
+def e6_settings(family: str, dataset: str, points: dict) -> list[dict]:
+    """An E6 item's settings table: (strength, dropout) -> (random-label train acc, clean best val acc);
+    a plain number as key is a dropout-family rate."""
+    rows = []
+    for key, (rand, val) in points.items():
+        strength, dropout = key if isinstance(key, tuple) else (key, key)
+        rows.append({"family": family, "dataset": dataset, "strength": strength, "dropout": dropout,
+                     "random_train_acc": rand, "real_train_acc": 1.0, "best_val_acc": val, "seeds": 3})
+    return rows
 
 
 def test_dropout_rule(tmp_path):
-    write(tmp_path, "e6/dropout/summary", e6_rows({0.0: 0.99, 0.5: 0.6}, {0.0: 0.87, 0.5: 0.87}))
+    write(tmp_path, "e6/dropout/settings", e6_settings("dropout", "mnist10k", {0.0: (0.99, 0.87), 0.5: (0.6, 0.87)}))
     assert verdict(C.e6_dropout, tmp_path) == "reproduced"
-    write(tmp_path, "e6/dropout/summary", e6_rows({0.0: 0.99, 0.5: 0.98}, {0.0: 0.87, 0.5: 0.80}))
+    write(tmp_path, "e6/dropout/settings", e6_settings("dropout", "mnist10k", {0.0: (0.99, 0.87), 0.5: (0.98, 0.80)}))
     assert verdict(C.e6_dropout, tmp_path) == "not reproduced"
+
+
+def test_dropout_rule_judges_every_data_set_run(tmp_path):
+    write(tmp_path, "e6/dropout/settings", e6_settings("dropout", "mnist10k", {0.0: (0.99, 0.87), 0.5: (0.6, 0.87)}))
+    write(tmp_path, "e6/cifar_dropout/settings", e6_settings("dropout", "cifar10", {0.0: (0.99, 0.4), 0.5: (0.97, 0.4)}))
+    ours, v = C.e6_dropout(C.Tables(tmp_path), CFG)
+    assert v == "partly" and "cifar10" in ours and "mnist10k" in ours
+
+
+DROPOUT = {0.0: (0.99, 0.87), 0.3: (0.90, 0.87), 0.5: (0.70, 0.87), 0.9: (0.25, 0.70)}
+
+
+def test_adversarial_rule_follows_figs_10_and_11(tmp_path):
+    # Fig. 11: below dropout at the same rate for every pair; Fig. 10: a higher frontier at small x
+    write(tmp_path, "e6/dropout/settings", e6_settings("dropout", "mnist10k", DROPOUT))
+    write(tmp_path, "e6/adversarial/settings", e6_settings("adversarial", "mnist10k",
+                                                           {(0.5, 0.3): (0.60, 0.87), (0.5, 0.5): (0.20, 0.86)}))
+    t = C.Tables(tmp_path)
+    ours, v = C.e6_adversarial_vs_dropout(t, CFG)
+    assert v == "reproduced" and "dropout 0.5: 0.700 vs w 0.5 0.200" in ours
+    assert sorted(t.read) == ["e6/adversarial/settings", "e6/dropout/settings"]  # the stage's table, read as is
+    # what the review measured: adding adversarial training raises the random-label fit
+    write(tmp_path, "e6/adversarial/settings", e6_settings("adversarial", "mnist10k",
+                                                           {(0.5, 0.3): (0.95, 0.87), (0.5, 0.5): (0.91, 0.88)}))
+    assert verdict(C.e6_adversarial_vs_dropout, tmp_path) == "not reproduced"
+    # lower at one rate only, and never below dropout's frontier at small x: partly
+    write(tmp_path, "e6/adversarial/settings", e6_settings("adversarial", "mnist10k",
+                                                           {(0.5, 0.3): (0.80, 0.87), (0.5, 0.5): (0.91, 0.88)}))
+    assert verdict(C.e6_adversarial_vs_dropout, tmp_path) == "partly"
+
+
+def test_adversarial_frontier_must_not_fall_below_dropout_at_small_fit(tmp_path):
+    # lower random-label fit at every pair, but dropout 0.9 keeps more clean accuracy at x <= 0.3
+    write(tmp_path, "e6/dropout/settings", e6_settings("dropout", "mnist10k", {**DROPOUT, 0.9: (0.25, 0.85)}))
+    write(tmp_path, "e6/adversarial/settings", e6_settings("adversarial", "mnist10k",
+                                                           {(0.5, 0.3): (0.60, 0.87), (0.5, 0.5): (0.28, 0.80)}))
+    assert verdict(C.e6_adversarial_vs_dropout, tmp_path) == "partly"
+
+
+def test_adversarial_rule_per_data_set_and_missing_items(tmp_path):
+    write(tmp_path, "e6/dropout/settings", e6_settings("dropout", "mnist10k", DROPOUT))
+    with pytest.raises(C.Missing):
+        C.e6_adversarial_vs_dropout(C.Tables(tmp_path), CFG)          # no adversarial item: nothing to compare
+    write(tmp_path, "e6/adversarial/settings", e6_settings("adversarial", "mnist10k",
+                                                           {(0.5, 0.3): (0.60, 0.87), (0.5, 0.5): (0.20, 0.86)}))
+    write(tmp_path, "e6/cifar_dropout/settings", e6_settings("dropout", "cifar10", DROPOUT))
+    write(tmp_path, "e6/cifar_adversarial/settings", e6_settings("adversarial", "cifar10",
+                                                                 {(0.5, 0.3): (0.95, 0.87), (0.5, 0.5): (0.91, 0.88)}))
+    ours, v = C.e6_adversarial_vs_dropout(C.Tables(tmp_path), CFG)
+    assert v == "partly" and ours.index("cifar10") < ours.index("mnist10k")
 
 
 def test_missing_tables_are_not_run_and_conclusions_aggregate(tmp_path):

@@ -51,7 +51,9 @@ def test_stratified_subset_keeps_class_proportions_and_is_seeded(mnist):
     assert torch.equal(sub.index, D.stratified_subset(train, 1000, seed=3).index)
     assert not torch.equal(sub.index, D.stratified_subset(train, 1000, seed=4).index)
     assert set(sub.index.tolist()) <= set(train.index.tolist())
-    assert D.stratified_subset(train, 10**6, seed=0) is train
+    every = D.stratified_subset(train, 10**6, seed=0)              # more than there is: all of it, shuffled
+    assert sorted(every.index.tolist()) == sorted(train.index.tolist())
+    assert not torch.equal(every.index, train.index)
     with pytest.raises(ValueError, match="subset size"):
         D.stratified_indices(train.y, 0, seed=0)
 
@@ -124,3 +126,15 @@ def test_missing_datasets_raise_a_clear_error(tmp_path):
         D.mnist10k(tmp_path / "mnist10k.npz")
     with pytest.raises(ValueError, match="allowed: mnist10k, mnist, cifar10"):
         D.load("imagenet")
+
+
+def test_a_subset_as_large_as_its_split_is_shuffled_and_has_every_class(mnist):
+    """The 10k sample's validation split is sorted by class on disk; a stage that takes the first k of a
+    subset (E5's CSR points at n_val = the whole split) must still see every class."""
+    _, val = mnist
+    assert val.y[:100].unique().numel() < 10                         # the split itself: sorted by class
+    whole = D.stratified_subset(val, len(val), 0)
+    assert len(whole) == len(val) and sorted(whole.index.tolist()) == sorted(val.index.tolist())
+    assert whole.y[:100].unique().numel() == 10
+    assert torch.equal(whole.y, D.stratified_subset(val, len(val), 0).y)  # seeded
+    assert not torch.equal(whole.y, D.stratified_subset(val, len(val), 1).y)

@@ -1,5 +1,6 @@
 """The trainer: fitting random labels, reproducibility, K batched runs = K separate runs, clean
-validation, deadlines and stop flags, per-example tracking, augmentation and adversarial training."""
+validation, deadlines and stop flags, per-example tracking, augmentation and adversarial training
+(critical samples only, one dropout mask for the clean and the adversarial pass)."""
 from __future__ import annotations
 
 import dataclasses
@@ -168,6 +169,118 @@ def test_adversarial_training_runs_and_changes_the_result(small):
     f = fit([spec(0, epochs=1, adv_weight=0.5, adv_steps=2)], train, val, lass_cfg={"radius": 0.1, "alpha": 0.05}).frame
     assert f["train_loss"].notna().all()
     assert abs(f["train_loss"].iloc[1] - base["train_loss"].iloc[1]) > 1e-4
+
+
+def stub_lass(make_adv, make_flipped):
+    """A stand-in for LASS: x_adv = make_adv(x), flipped = make_flipped(K, B); it draws nothing."""
+    def search(model, x, *, gens, steps, **kw):
+        return make_adv(x), make_flipped(x.shape[0], x.shape[1])
+    return search
+
+
+def without_flips(frame):
+    """A history's scores without the adversarial runs' share of flipped points."""
+    return scores(frame).drop(columns="adv_flipped", errors="ignore")
+
+
+def first_points(k, b):
+    """Flipped: the first half of every batch."""
+    flipped = torch.zeros(k, b, dtype=torch.bool)
+    flipped[:, : b // 2] = True
+    return flipped
+
+
+def test_adversarial_samples_enter_the_loss_only_where_lass_flipped(small, monkeypatch):
+    train, val = small
+    plain = fit([spec(0, epochs=1)], train, val).frame
+    adv = spec(0, epochs=1, adv_weight=0.5, adv_steps=1)
+    # far-off "samples" that LASS did not flip: they must not enter the loss, so training is plain training
+    monkeypatch.setattr(E, "lass", stub_lass(lambda x: 1 - x, lambda k, b: torch.zeros(k, b, dtype=torch.bool)))
+    pd.testing.assert_frame_equal(without_flips(fit([adv], train, val).frame), scores(plain))
+    # the same samples, flipped for half of each batch: now they do
+    monkeypatch.setattr(E, "lass", stub_lass(lambda x: 1 - x, first_points))
+    changed = fit([adv], train, val).frame
+    assert abs(changed["train_loss"].iloc[1] - plain["train_loss"].iloc[1]) > 1e-3
+
+
+def test_the_clean_and_adversarial_passes_share_the_dropout_mask(small, monkeypatch):
+    # LASS "flips" every point but returns it unchanged: with one mask for both passes the adversarial
+    # term equals the clean one and training is plain dropout training; a second mask would change it
+    train, val = small
+    model = {"dropout": 0.5}
+    plain = fit([spec(0, model, epochs=1)], train, val).frame
+    monkeypatch.setattr(E, "lass", stub_lass(lambda x: x.clone(), lambda k, b: torch.ones(k, b, dtype=torch.bool)))
+    same = fit([spec(0, model, epochs=1, adv_weight=0.5, adv_steps=1)], train, val).frame
+    pd.testing.assert_frame_equal(without_flips(same), scores(plain), check_exact=False, atol=1e-6, rtol=0)
+    assert (same["adv_flipped"].iloc[1:] == 1.0).all()
+
+
+def test_adversarial_loss_adds_the_critical_samples_loss_of_flipped_points_only(small, monkeypatch):
+    train, _ = small
+    torch.manual_seed(0)
+    model = E.build([spec(0).model] * 2, (1, 28, 28), 10, torch.zeros(1), torch.ones(1), [0, 1])
+    model.gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    model.train()
+    xb = torch.stack([train.x[:8], train.x[8:16]])                    # (K=2, B=8, 1, 28, 28)
+    yb = torch.stack([train.y[:8], train.y[8:16]])
+    x_adv = (xb + 0.2).clamp(0, 1)
+    flipped = torch.zeros(2, 8, dtype=torch.bool)
+    flipped[0, [1, 5]] = True                                         # run 1: nothing flipped
+    monkeypatch.setattr(E, "lass", stub_lass(lambda x: x_adv, lambda k, b: flipped))
+    w = torch.tensor([0.3, 0.7])
+    loss, got = E.adversarial_loss(model, xb, yb, w, gens=model.gens, steps=1)
+    with torch.no_grad():
+        ce, ce_adv = E._ce_each(model(xb), yb), E._ce_each(model(x_adv), yb)
+    want0 = (ce[0].sum() + 0.3 * (ce_adv[0, [1, 5]] - ce[0, [1, 5]]).sum()) / 8
+    assert torch.equal(got, flipped)
+    assert loss[0].item() == pytest.approx(want0.item(), rel=1e-6)
+    assert loss[1].item() == pytest.approx(ce[1].mean().item(), rel=1e-6)  # no flip: the clean loss, weight 1
+
+
+def test_the_adversarial_pass_runs_in_fp32_and_the_clean_pass_in_the_training_precision(small, monkeypatch):
+    train, _ = small
+    model = E.build([spec(0).model], (1, 28, 28), 10, torch.zeros(1), torch.ones(1), [0])
+    model.gens = [torch.Generator().manual_seed(0)]
+    model.train()
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append((m.training, torch.is_autocast_enabled("cpu"))))
+    monkeypatch.setattr(E, "lass", stub_lass(lambda x: x.clone(), lambda k, b: torch.ones(k, b, dtype=torch.bool)))
+    bf16 = lambda: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
+    E.adversarial_loss(model, train.x[:8].unsqueeze(0), train.y[:8].unsqueeze(0), torch.tensor([0.5]),
+                       gens=model.gens, steps=1, autocast=bf16)
+    assert seen == [(True, True), (True, False)]
+
+
+def test_a_zero_weight_run_trains_alongside_adversarial_runs_as_it_would_alone(small):
+    # LASS draws its noise from its own stream and the second pass replays the first pass's masks, so
+    # adversarial runs in the same batched model leave a weight-0 run's dropout draws untouched
+    train, val = small
+    model = {"dropout": 0.3}
+    alone = fit([spec(0, model, epochs=1)], train, val).frame
+    mixed = fit([spec(0, model, epochs=1, adv_steps=2), spec(1, model, epochs=1, adv_weight=0.5, adv_steps=2)],
+                train, val, lass_cfg={"radius": 0.1, "alpha": 0.05}).frame
+    pd.testing.assert_frame_equal(without_flips(mixed[mixed.run == 0]), scores(alone), check_exact=False,
+                                  atol=1e-4, rtol=0)
+    assert mixed.loc[mixed.run == 1, "adv_flipped"].iloc[1] > 0            # the other run did train adversarially
+
+
+def test_shared_draws_replay_masks_and_leave_batch_norm_statistics(small):
+    train, _ = small
+    cfg = spec(0, {"arch": "cnn", "filters": 4, "dense": (16, 8), "crop": 2, "dropout": 0.5, "hidden_noise": 0.1}).model
+    model = E.build([cfg] * 2, (1, 28, 28), 10, torch.zeros(1), torch.ones(1), [0, 1])
+    model.gens = [torch.Generator().manual_seed(i) for i in range(2)]
+    x = train.x[:6].unsqueeze(0).expand(2, -1, -1, -1, -1).contiguous()
+    model.train()
+    with model.shared_draws():
+        a = model(x)
+        stats = [b.clone() for name, b in model.named_buffers() if name.startswith("run_")]
+        model.eval()
+        model(x)                                                      # an eval pass between (LASS) draws nothing
+        model.train()
+        b = model(x)
+        assert all(torch.equal(s, t) for s, t in zip(stats, (t for n, t in model.named_buffers() if n.startswith("run_"))))
+    assert torch.allclose(a, b, atol=1e-6)
+    assert not torch.allclose(model(x), a, atol=1e-3)                 # outside: fresh draws again
 
 
 def test_mismatched_runs_are_rejected(small):

@@ -1,4 +1,4 @@
-"""Critical sample ratio (LASS), Gini, unrolled input gradients, loss-sensitivity and the history summaries."""
+"""Critical sample ratio (LASS), Gini and the history summaries (E2's unrolled gradients: test_stage_e2.py)."""
 from __future__ import annotations
 
 import math
@@ -7,10 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from training import data as D
 from training import metrics as M
 from training import sensitivity as S
 from training.metrics import RADIUS
@@ -36,7 +34,8 @@ def grey_points(offsets) -> torch.Tensor:
 
 def test_csr_is_zero_for_a_constant_classifier():
     x = grey_points(np.linspace(-RADIUS / 2, RADIUS / 2, 40))
-    ratio, critical = M.critical_sample_ratio(Threshold(2, 0.5, slope=0.0), x, steps=30, min_new=0)
+    ratio, critical = M.critical_sample_ratio(Threshold(2, 0.5, slope=0.0), x, seed=0, batch=500, steps=30,
+                                                min_new_share=0)
     assert ratio.shape == (2,) and critical.shape == (2, 40)
     assert ratio.tolist() == [0.0, 0.0]
 
@@ -44,11 +43,42 @@ def test_csr_is_zero_for_a_constant_classifier():
 def test_csr_is_high_when_the_boundary_cuts_through_the_data():
     near = grey_points(np.linspace(-RADIUS / 2, RADIUS / 2, 40))     # within the LASS box of the boundary
     model = Threshold(3, 0.5)
-    ratio, critical = M.critical_sample_ratio(model, near, steps=30, min_new=0, batch=16)
+    ratio, critical = M.critical_sample_ratio(model, near, seed=0, steps=30, min_new_share=0, batch=16)
     assert critical.shape == (3, 40)
     assert (ratio > 0.5).all()
     far = grey_points(np.linspace(-0.2, 0.2, 40)[np.abs(np.linspace(-0.2, 0.2, 40)) > 10 * RADIUS])
-    assert M.critical_sample_ratio(model, far, steps=30, min_new=0)[0].max() == 0.0
+    assert M.critical_sample_ratio(model, far, seed=0, batch=500, steps=30, min_new_share=0)[0].max() == 0.0
+
+
+def slow_flippers(levels: int, per_level: int, alpha: float) -> torch.Tensor:
+    """Grey points below a Threshold(level 0.5) boundary: per_level of them need exactly j + 1 LASS
+    steps of size alpha to cross it, for j = 0 .. levels - 1, so each iteration flips per_level points."""
+    offsets = [-(j + 0.5) * alpha for j in range(levels) for _ in range(per_level)]
+    return grey_points(offsets)
+
+
+def test_csr_early_stop_is_a_share_of_the_points_searched():
+    """200 points, 10 flipping per LASS iteration (5 %). The old rule (stop when an iteration flips fewer
+    than 20 points, whatever the batch) stopped after the first iteration: CSR 0.05. As a share of the
+    points searched (the published search: 20 of 500 = 4 % = 8 of 200) the search goes on: CSR 1.0."""
+    alpha = 0.01
+    x = slow_flippers(levels=20, per_level=10, alpha=alpha)
+    kw = dict(seed=0, steps=40, alpha=alpha, beta=0.0, radius=1.0)
+    gentle = Threshold(1, 0.5, slope=10.0)                           # steep slopes underflow the gradient far away
+    shared, _ = M.critical_sample_ratio(gentle, x, batch=500, min_new_share=0.04, **kw)
+    assert shared.tolist() == [1.0]
+    never, _ = M.critical_sample_ratio(gentle, x, batch=500, min_new_share=0.0, **kw)
+    assert never.tolist() == [1.0]
+    # the absolute threshold of 20 flips that the stage used to apply to 200 points: censored after one step
+    x1 = x.unsqueeze(0)
+    _, flipped = M.lass(gentle, x1, gens=[torch.Generator().manual_seed(0)], steps=40, min_new=20,
+                        alpha=alpha, beta=0.0, radius=1.0)
+    assert flipped.float().mean().item() == pytest.approx(0.05)
+    # and the share still stops a search whose flips dry up: only 4 of 200 (2 %) flip per iteration
+    few = slow_flippers(levels=20, per_level=4, alpha=alpha)
+    few = torch.cat([few, grey_points([-0.45] * 120)])               # 120 points out of reach in 40 steps
+    early, _ = M.critical_sample_ratio(gentle, few, batch=500, min_new_share=0.04, **kw)
+    assert early.tolist() == [pytest.approx(4 / 200)]
 
 
 def test_lass_stays_in_the_box_and_restores_train_mode():
@@ -72,73 +102,7 @@ def test_gini_of_known_vectors():
     assert S.gini([]) == 0.0 and S.gini([0, 0]) == 0.0
 
 
-def tiny_net(seed: int = 0):
-    """A 16-6-3 tanh network as a functional forward and float64 parameters."""
-    g = torch.Generator().manual_seed(seed)
-    params = {"w1": torch.randn(16, 6, generator=g, dtype=torch.float64) * 0.5,
-              "b1": torch.zeros(6, dtype=torch.float64),
-              "w2": torch.randn(6, 3, generator=g, dtype=torch.float64) * 0.5}
-
-    def fwd(theta, x):
-        return torch.tanh(x.flatten(1) @ theta["w1"] + theta["b1"]) @ theta["w2"]
-    return fwd, params
-
-
-def sgd_then_loss(fwd, params, window, x_now, y_now, lr):
-    theta = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-    for xj, yj in window:
-        grads = torch.autograd.grad(F.cross_entropy(fwd(theta, xj), yj), list(theta.values()))
-        theta = {k: (v - lr * g).detach().requires_grad_(True) for (k, v), g in zip(theta.items(), grads)}
-    return F.cross_entropy(fwd(theta, x_now), y_now).item()
-
-
-def test_unrolled_input_grads_match_finite_differences():
-    fwd, params = tiny_net()
-    g = torch.Generator().manual_seed(1)
-    window = [(torch.rand(5, 1, 4, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (5,), generator=g))
-              for _ in range(3)]
-    x_now = torch.rand(4, 1, 4, 4, generator=g, dtype=torch.float64)
-    y_now = torch.randint(0, 3, (4,), generator=g)
-    lr, eps = 0.5, 1e-6
-    grads = S.unrolled_input_grads(fwd, params, window, x_now, y_now, lr)
-    assert [gr.shape for gr in grads] == [xj.shape for xj, _ in window]
-    for j, pixel in [(0, (2, 0, 1, 3)), (1, (4, 0, 3, 0)), (2, (0, 0, 2, 2))]:
-        estimate = []
-        for sign in (1, -1):
-            moved = [(xj.clone(), yj) for xj, yj in window]
-            moved[j][0][pixel] += sign * eps
-            estimate.append(sgd_then_loss(fwd, params, moved, x_now, y_now, lr))
-        fd = (estimate[0] - estimate[1]) / (2 * eps)
-        assert grads[j][pixel].item() == pytest.approx(fd, rel=1e-5, abs=1e-9)
-        assert abs(fd) > 1e-6                                        # the check is not vacuous
-
-
-def test_unrolled_input_grads_split_by_class_add_up():
-    fwd, params = tiny_net(2)
-    g = torch.Generator().manual_seed(3)
-    window = [(torch.rand(5, 1, 4, 4, generator=g, dtype=torch.float64), torch.randint(0, 3, (5,), generator=g))
-              for _ in range(2)]
-    x_now, y_now = torch.rand(6, 1, 4, 4, generator=g, dtype=torch.float64), torch.tensor([0, 1, 2, 0, 1, 2])
-    total = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3)
-    split = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3, class_of_now=y_now, n_groups=3)
-    for t, s in zip(total, split):
-        assert s.shape == (3, *t.shape)
-        assert torch.allclose(s.sum(0), t, atol=1e-12)
-        assert (s.abs().flatten(1).sum(1) > 0).all()
-
-
-def test_loss_sensitivity_returns_gini_table_sensitivities_and_matrix(mnist):
-    train = D.downscale(D.stratified_subset(mnist[0], 60, 0), 14)
-    table, per_example, matrix = S.loss_sensitivity(
-        train.x, train.y, 10, width=16, depth=1, lr=0.05, batch_size=10, steps=6, window=2,
-        checkpoints=[3, 6], seed=0, matrix_every=2)
-    assert list(table["step"]) == [3, 6] and set(table.columns) >= {"step", "gini", "loss"}
-    assert ((table["gini"] > 0) & (table["gini"] < 1)).all()
-    assert per_example.shape == (60,) and (per_example >= 0).all() and (per_example > 0).sum() >= 10
-    assert matrix.shape == (10, 10) and (matrix >= 0).all() and matrix.sum() > 0
-    again = S.loss_sensitivity(train.x, train.y, 10, width=16, depth=1, lr=0.05, batch_size=10, steps=6,
-                               window=2, checkpoints=[3, 6], seed=0)
-    assert again[2] is None and np.allclose(again[1], per_example)
+# The unrolled input gradients and loss_sensitivity (E2) are tested in test_stage_e2.py.
 
 
 def frame(rows):

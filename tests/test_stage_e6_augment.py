@@ -70,11 +70,20 @@ def test_frontier_picks_the_best_clean_accuracy_below_each_x():
     assert (frontier["random_train_acc"] <= frontier.index + 1e-9).all() and (frontier["seeds"] == 2).all()
 
 
-@pytest.mark.parametrize("item", ["dropout", "weight_decay", "adversarial"])
+def needs_cifar() -> None:
+    try:
+        D.load("cifar10")
+    except D.DatasetMissing as err:
+        pytest.skip(f"CIFAR-10 is not on disk (data/raw): {err}")
+
+
+@pytest.mark.parametrize("item", ["dropout", "weight_decay", "adversarial", "cifar_dropout", "cifar_adversarial"])
 def test_e6_smoke_writes_tidy_tables(tmp_path, item):
+    if item.startswith("cifar"):
+        needs_cifar()
     out = run_stage(E6, tmp_path, item)
     section = smoke_section("e6", item)
-    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary", "frontier")}
+    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary", "settings", "frontier")}
     curves, summary, frontier = tables["curves"], tables["summary"], tables["frontier"]
     settings = ["seed", "family", "strength", "dropout", "labels"]
     assert list(curves.columns[:7]) == ["run", *settings, "epoch"]
@@ -85,7 +94,7 @@ def test_e6_smoke_writes_tidy_tables(tmp_path, item):
     n_dropouts = len(section.get("dropouts", [0.0]))
     n_runs = len(section["strengths"]) * n_dropouts * 2 * len(section["seeds"])
     assert curves["run"].nunique() == n_runs and len(curves) == n_runs * (epochs + 1)
-    assert set(curves["family"]) == {item} and set(curves["labels"]) == {"real", "random"}
+    assert set(curves["family"]) == {section["family"]} and set(curves["labels"]) == {"real", "random"}
     assert sorted(curves["strength"].unique()) == sorted(section["strengths"])
     assert set(curves["seed"]) == set(section["seeds"])
     # random labels: every example is relabelled; real labels: none is
@@ -101,16 +110,58 @@ def test_e6_smoke_writes_tidy_tables(tmp_path, item):
     assert summary["final_train_acc"].between(0, 1).all() and summary["best_val_acc"].between(0, 1).all()
     assert (summary["final_epoch"] == epochs).all()
 
+    # the per-setting table: seed means of the summary, one row per (strength, dropout), with its data set
+    per = tables["settings"]
+    adversarial = section["family"] == "adversarial"
+    assert list(per.columns[:8]) == ["family", "dataset", "strength", "dropout", "random_train_acc", "real_train_acc",
+                                     "best_val_acc", "seeds"]
+    assert len(per) == len(section["strengths"]) * n_dropouts and set(per["dataset"]) == {section["dataset"]}
+    for _, row in per.iterrows():
+        runs = summary[(summary["strength"] == row["strength"]) & (summary["dropout"] == row["dropout"])]
+        rand, real = runs[runs["labels"] == "random"], runs[runs["labels"] == "real"]
+        assert row["random_train_acc"] == pytest.approx(rand["final_train_acc"].mean(), abs=1e-5)
+        assert row["best_val_acc"] == pytest.approx(real["best_val_acc"].mean(), abs=1e-5)
+        assert row["seeds"] == len(section["seeds"])
+    # adversarial items say how often LASS flipped a training point (the only points with an adversarial loss)
+    assert ("adv_flipped" in curves.columns) == adversarial == ("random_adv_flipped" in per.columns)
+    if adversarial:
+        assert curves.loc[curves["epoch"] > 0, "adv_flipped"].between(0, 1).all()
+        assert curves.loc[curves["epoch"] == 0, "adv_flipped"].isna().all()
+        assert per["random_adv_flipped"].between(0, 1).all() and (per["random_adv_flipped"] > 0).any()
+
     assert list(frontier.columns) == ["family", "x", "best_val_acc", "strength", "dropout", "random_train_acc", "seeds"]
     assert len(frontier) and frontier["best_val_acc"].is_monotonic_increasing
     assert (frontier["random_train_acc"] <= frontier["x"] + 1e-9).all()
 
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["family"] == item and len(metrics["settings"]) == len(section["strengths"]) * n_dropouts
+    assert metrics["family"] == section["family"] and len(metrics["settings"]) == len(section["strengths"]) * n_dropouts
     for s in metrics["settings"].values():
         assert 0 <= s["random_train_acc"] <= 1 and 0 <= s["best_val_acc"] <= 1
     manifest = check_manifest(out, f"e6.{item}", tables)
-    assert manifest["config"]["family"] == item
+    assert manifest["config"]["family"] == section["family"] and manifest["config"]["dataset"] == section["dataset"]
+
+
+@pytest.mark.parametrize("profile", ["cpu", "paper"])
+def test_e6_grids_follow_the_paper_and_pair_adversarial_with_dropout(profile):
+    """The paper's grids (Figs. 10, 11): adversarial weight 0.2-0.7 with dropout 0.03-0.5, dropout 0-0.9; every
+    adversarial item's dropout rates are run by a dropout item on the same data (claim E6b compares them)."""
+    from training.config import load_params, parse, stage_section
+
+    _, section = stage_section({**load_params(), "profile": profile}, "e6")
+    cfgs = {item: parse(E6.Config, v, f"e6.{item}") for item, v in section.items()}
+    drops = {c.dataset: set(c.strengths) for c in cfgs.values() if c.family == "dropout"}
+    advs = [c for c in cfgs.values() if c.family == "adversarial"]
+    assert {c.dataset for c in advs} == {"mnist10k", "cifar10"}, "adversarial + dropout on MNIST and on CIFAR-10"
+    for c in advs:
+        assert all(0.2 <= w <= 0.7 for w in c.strengths) and all(0.03 <= d <= 0.5 for d in c.dropouts)
+        assert set(c.dropouts) <= drops[c.dataset], (c.dataset, c.dropouts, drops[c.dataset])
+    for rates in drops.values():
+        assert 0.0 in rates and max(rates) == pytest.approx(0.9) and all(0 <= r <= 0.9 for r in rates)
+    cifar = [c for c in cfgs.values() if c.dataset == "cifar10" and c.family in ("dropout", "adversarial")]
+    for c in cifar:  # the paper's CNN and optimiser
+        t = c.run.train
+        assert c.run.model.arch == "cnn" and c.run.model.crop == 2 and len(c.seeds) >= 2
+        assert (t.optimizer, t.lr, t.momentum, t.lr_step, t.lr_gamma) == ("sgd", 0.01, 0.9, 15, 0.5)
 
 
 def test_e6_same_seed_same_tables(tmp_path):

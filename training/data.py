@@ -85,9 +85,9 @@ def stratified_indices(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 
 
 def stratified_subset(images: Images, n: int, seed: int) -> Images:
-    if n >= len(images):
-        return images
-    return images.take(stratified_indices(images.y, n, seed))
+    """A class-balanced random subset of n images, in random order, even when n is the whole set: the
+    splits on disk are sorted by class, and a caller taking the first k must still get every class."""
+    return images.take(stratified_indices(images.y, min(n, len(images)), seed))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ accuracy/loss, hands that to `on_epoch`, and stops cleanly on a deadline or a st
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -159,8 +160,44 @@ def predict(model: Batched, x: torch.Tensor, k: int, chunk: int = 0, precision: 
 
 def _ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy of each run: (K, B, C), (K, B) -> (K,)."""
+    return _ce_each(logits, y).mean(1)
+
+
+def _ce_each(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of every example: (K, B, C), (K, B) -> (K, B), in fp32."""
     k, b, c = logits.shape
-    return F.cross_entropy(logits.reshape(k * b, c).float(), y.reshape(k * b), reduction="none").view(k, b).mean(1)
+    return F.cross_entropy(logits.reshape(k * b, c).float(), y.reshape(k * b), reduction="none").view(k, b)
+
+
+def adv_seed_of(seed: int) -> int:
+    """A fourth stream of a run (after seeds_of's three): the noise of its adversarial search, so that
+    LASS never shifts the run's dropout draws (a run with adversarial weight 0 trains as without it)."""
+    return int(np.random.SeedSequence(seed).generate_state(4)[3])
+
+
+def adversarial_loss(model: Batched, xb: torch.Tensor, yb: torch.Tensor, adv: torch.Tensor, *,
+                     gens: Sequence[torch.Generator], steps: int, lass_cfg: dict | None = None,
+                     autocast: Callable = contextlib.nullcontext) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-run training loss (K,) with adversarial training, and which points LASS flipped (K, B).
+
+    Every point of the batch gets a LASS search (eval mode, the model's own prediction as target, in
+    fp32). Where the search flipped the prediction, the point's loss is (1 - w)·CE(x) + w·CE(x_adv) on
+    its given label; where it did not, the point has no critical sample in the box and contributes its
+    clean loss CE(x) alone (weight 1, as every point). So a batch with no flip trains exactly like
+    plain training: no hidden (1 - w) cut of the learning rate, and the adversarial term only ever
+    carries critical samples. Both passes run inside model.shared_draws(): the adversarial pass uses the
+    clean pass's dropout masks, and only the clean pass moves the batch-norm running statistics. The
+    adversarial forward runs in fp32 (at the paper's radius x_adv - x is at most 0.3/255, below bf16's
+    resolution); the clean one under `autocast` (the training precision)."""
+    with model.shared_draws():
+        with autocast():
+            ce = _ce_each(model(xb), yb)                                # (K, B)
+        x_adv, flipped = lass(model, xb, gens=gens, steps=steps, **(lass_cfg or {}))  # fp32, eval mode
+        if flipped.any():                                               # else every point keeps its clean loss
+            ce_adv = _ce_each(model(x_adv), yb)                         # fp32, the same masks as the clean pass
+            w = adv.unsqueeze(1)                                        # (K, 1); a weight-0 run keeps ce exactly
+            ce = torch.where(flipped & (w > 0), (1 - w) * ce + w * ce_adv, ce)
+    return ce.mean(1), flipped
 
 
 @torch.no_grad()
@@ -222,6 +259,7 @@ def fit(
                   [st[0] for st in streams]).to(device)
     data_gens = [torch.Generator().manual_seed(st[1]) for st in streams]
     model.gens = [torch.Generator(device=device).manual_seed(st[2]) for st in streams]
+    adv_gens = [torch.Generator(device=device).manual_seed(adv_seed_of(s.seed)) for s in specs]
     # fused kernels: one pass over the K stacked runs' weights (the per-tensor loop was ~40 % of a step)
     opt = (torch.optim.SGD(model.parameters(), lr=tc.lr, momentum=tc.momentum, fused=True) if tc.optimizer == "sgd"
            else torch.optim.Adam(model.parameters(), lr=tc.lr, fused=True))
@@ -231,11 +269,12 @@ def fit(
     augment = any(s.train.augment.active for s in specs)
     precision, _ = resolve_precision(tc.precision, device)
     # bf16 autocast covers the training forward only (backward follows it); weights, gradients and
-    # optimiser state stay fp32, and evaluation and LASS run outside it, in fp32
+    # optimiser state stay fp32, and evaluation, LASS and the adversarial pass run outside it, in fp32
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")  # noqa: E731
     lass_cfg = dict(lass_cfg or {})
     k, n, bs = data.k, data.n, tc.batch_size
     rows, preds, stopped = [], {}, ""
+    flips = {"sum": torch.zeros(k, device=device), "n": 0}  # LASS flips since the last record (adversarial runs)
     t0 = time.monotonic()
 
     def record(epoch: int) -> None:
@@ -243,6 +282,9 @@ def fit(
         if track_examples:
             preds[epoch] = pred.to(torch.int16).cpu()
         elapsed = time.monotonic() - t0
+        if adv.any():  # share of the epoch's training points whose LASS search flipped the prediction
+            scores["adv_flipped"] = flips["sum"] / flips["n"] if flips["n"] else torch.full((k,), float("nan"))
+            flips["sum"], flips["n"] = torch.zeros(k, device=device), 0
         new = [{"run": i, "seed": specs[i].seed, "epoch": epoch, "lr": opt.param_groups[0]["lr"],
                 **{m: float(v[i]) for m, v in scores.items()}, "seconds": elapsed} for i in range(k)]
         rows.extend(new)
@@ -261,12 +303,14 @@ def fit(
             xb, yb = data.inputs(idx), data.y.gather(1, idx)            # (K, B, C, H, W), (K, B)
             if augment:
                 xb = _augment(xb, specs, data_gens)
-            with autocast():
-                loss = _ce(model(xb), yb)                               # (K,)
-            if adv.any():
-                x_adv, _ = lass(model, xb, gens=model.gens, steps=tc.adv_steps, **lass_cfg)  # fp32: a 0.3/255 box
+            if adv.any():                                               # (K,): see adversarial_loss
+                loss, flipped = adversarial_loss(model, xb, yb, adv, gens=adv_gens, steps=tc.adv_steps,
+                                                 lass_cfg=lass_cfg, autocast=autocast)
+                flips["sum"] += flipped.float().mean(1).detach()
+                flips["n"] += 1
+            else:
                 with autocast():
-                    loss = (1 - adv) * loss + adv * _ce(model(x_adv), yb)
+                    loss = _ce(model(xb), yb)                           # (K,)
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()                                       # runs are independent: sum of means
             if wd.any():

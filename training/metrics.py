@@ -67,15 +67,18 @@ def _lass(model, x, gens, alpha, beta, radius, steps, min_new, lo, hi):
     return x_adv, flipped
 
 
-def critical_sample_ratio(model, x: torch.Tensor, *, seed: int = 0, batch: int = 500, steps: int = 100,
-                          min_new: int = 20, **kw) -> tuple[torch.Tensor, torch.Tensor]:
-    """CSR of each of the model's K runs on the points x: (N, C, H, W), searched in batches.
-    Returns (ratio (K,), critical (K, N) bool)."""
+def critical_sample_ratio(model, x: torch.Tensor, *, seed: int, batch: int, steps: int,
+                          min_new_share: float, **kw) -> tuple[torch.Tensor, torch.Tensor]:
+    """CSR of each of the model's K runs on the points x: (N, C, H, W), searched in batches of `batch`.
+    A run's search of a batch stops early once one iteration flips fewer than `min_new_share` of the
+    batch's points (the published search: 20 of 500 = 0.04; 0 = never), so the rule means the same
+    whatever the number of points searched. Returns (ratio (K,), critical (K, N) bool)."""
     k = model.k
     gens = [torch.Generator(device=x.device).manual_seed(seed + i) for i in range(k)]
     flags = []
     for s in range(0, len(x), batch):
         xb = x[s : s + batch].unsqueeze(0).expand(k, *x[s : s + batch].shape).contiguous()
+        min_new = max(1, round(min_new_share * xb.shape[1])) if min_new_share > 0 else 0
         flags.append(lass(model, xb, gens=gens, steps=steps, min_new=min_new, **kw)[1])
     critical = torch.cat(flags, dim=1)
     return critical.float().mean(1), critical

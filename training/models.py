@@ -12,6 +12,7 @@ work in pixel space. Outputs are logits of shape (K, B, n_classes).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import Sequence
 
 import torch
@@ -29,6 +30,13 @@ def _uniform_(t: torch.Tensor, fan_in: int, gens: Sequence[torch.Generator]) -> 
             t[k].uniform_(-bound, bound, generator=g)
 
 
+def _draw(kind: str, rate: float, shape, g: torch.Generator, device) -> torch.Tensor:
+    """One run's random draw: a keep mask (dropout) or standard Gaussian noise."""
+    if kind == "dropout":
+        return torch.rand(shape, generator=g, device=device) >= rate
+    return torch.randn(shape, generator=g, device=device)
+
+
 class Batched(nn.Module):
     """Shared machinery: normalisation, per-run regularizers and per-run random draws."""
 
@@ -41,27 +49,60 @@ class Batched(nn.Module):
         self.rates = {name: [float(getattr(c, name)) for c in cfgs]
                       for name in ("dropout", "input_dropout", "input_noise", "hidden_noise")}
         self.gens: list[torch.Generator] | None = None  # the engine hands in one noise generator per run
+        self._draws: list | None = None  # inside shared_draws(): the first training pass's draws, in call order
+        self._passes = 0                 # training-mode forward passes started inside shared_draws()
+        self._at = 0                     # next draw to replay in the current pass
+
+    @contextmanager
+    def shared_draws(self):
+        """Forward passes inside share one set of random draws. The first training-mode pass draws its
+        dropout masks and noise from the runs' generators and keeps them; every later training-mode pass
+        reuses them in the same order (so it sees the same thinned network) and leaves the batch-norm
+        running statistics as the first pass set them (a second loss term on the same batch is not more
+        data). Eval-mode passes in between (LASS) draw nothing and do not count."""
+        self._draws, self._passes, self._at = [], 0, 0
+        try:
+            yield
+        finally:
+            self._draws, self._passes, self._at = None, 0, 0
+
+    @property
+    def _replaying(self) -> bool:
+        return self._draws is not None and self._passes > 1 and self.training
 
     def _per_run(self, h: torch.Tensor, name: str, kind: str) -> torch.Tensor:
-        """Dropout or additive Gaussian noise with a strength per run, drawn from that run's generator."""
+        """Dropout or additive Gaussian noise with a strength per run, drawn from that run's generator
+        (or replayed, inside shared_draws(), from the first pass)."""
         rates = self.rates[name]
         if not self.training or not any(rates):
             return h
         if self.gens is None:
             raise RuntimeError("training with noise or dropout needs per-run generators (model.gens)")
+        if self._replaying:
+            draws = self._draws[self._at]
+            self._at += 1
+            if any(d is not None and d.shape != h.shape[1:] for d in draws):
+                raise RuntimeError("a replayed pass must have the shapes of the first pass (same batch size)")
+        else:  # drawn in fp32 whatever h's dtype, so bf16 and fp32 runs drop the same units
+            draws = [None if rate == 0 else _draw(kind, rate, h.shape[1:], g, h.device)
+                     for rate, g in zip(rates, self.gens)]
+            if self._draws is not None:
+                self._draws.append(draws)
         parts = []
-        for k, (rate, g) in enumerate(zip(rates, self.gens)):
+        for k, (rate, d) in enumerate(zip(rates, draws)):
             if rate == 0:
                 parts.append(h[k])
-            elif kind == "dropout":  # draws in fp32 whatever h's dtype, so bf16 and fp32 runs drop the same units
-                keep = torch.rand(h.shape[1:], generator=g, device=h.device) >= rate
-                parts.append(h[k] * keep / (1 - rate))
+            elif kind == "dropout":
+                parts.append(h[k] * d / (1 - rate))
             else:
-                noise = torch.randn(h.shape[1:], generator=g, device=h.device)
-                parts.append(h[k] + (rate * noise).to(h.dtype))
+                parts.append(h[k] + (rate * d).to(h.dtype))
         return torch.stack(parts)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
+        """The first step of every forward pass (so it also starts a pass for shared_draws())."""
+        if self._draws is not None and self.training:
+            self._passes += 1
+            self._at = 0
         if x.shape[0] > 1 and x.stride(0) == 0:              # one input expanded to K runs: normalise it once
             h = ((x[:1] - self.mean) / self.std).expand_as(x)
         else:
@@ -128,6 +169,8 @@ class BatchedCNN(Batched):
                 p.fill_(1.0 if i % 2 == 0 else 0.0)
 
     def _bn(self, h: torch.Tensor, i: int, gamma, beta) -> torch.Tensor:
+        if self._replaying:  # batch statistics, running statistics left as the first pass set them
+            return F.batch_norm(h, None, None, gamma, beta, training=True, momentum=0.1, eps=1e-5)
         return F.batch_norm(h, getattr(self, f"run_mean{i}"), getattr(self, f"run_var{i}"), gamma, beta,
                             training=self.training, momentum=0.1, eps=1e-5)
 

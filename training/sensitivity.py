@@ -1,6 +1,16 @@
 """Loss-sensitivity (E2, Figs. 3 and 4): how much the loss after t SGD steps depends on each earlier
 training input, through the unrolled SGD updates, and the Gini coefficient of those sensitivities.
 
+Two definitions of "the loss after t steps", L_t, computed together from one unrolled graph:
+
+- "own+transfer" (the paper's words: L_t is the training loss after t steps, so a training input x
+  enters it twice): L_t is the mean loss at the current weights theta_t over the current minibatch B_t
+  together with the inputs of the unrolled window W. dL_t/dx for x in W then holds x's own term
+  (the gradient of its own loss at theta_t through its own forward pass) plus its effect on every
+  loss in B_t and W through the SGD updates it took part in.
+- "transfer": L_t is the mean loss over B_t only, the next minibatch, so only the effect through the
+  updates remains (what this project measured before; kept for comparison).
+
 Kept apart from metrics.py so that the E2 stage's code can change without touching what every other
 stage depends on.
 """
@@ -14,7 +24,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-
+OWN, TRANSFER = "own+transfer", "transfer"
+DEFINITIONS = (OWN, TRANSFER)  # axis 0 of the sensitivities and matrices loss_sensitivity returns
 
 
 def gini(values) -> float:
@@ -34,58 +45,108 @@ def _ce_per_run(logits: torch.Tensor, y: torch.Tensor, reduction: str = "sum") -
     return per.sum() if reduction == "sum" else per
 
 
+def _group_sums(per: torch.Tensor, groups: torch.Tensor | None, n_groups: int) -> torch.Tensor:
+    """Sum of per-example losses `per` (..., B) over runs and examples, by group (G,) or in total (1,)."""
+    if groups is None:
+        return per.sum().unsqueeze(0)
+    onehot = F.one_hot(groups, n_groups).to(per.dtype)                # (..., B, G)
+    return (onehot * per.unsqueeze(-1)).flatten(0, -2).sum(0)
+
+
 def unrolled_input_grads(fwd: Callable, params: dict, window: Sequence[tuple], x_now, y_now, lr: float,
-                         class_of_now: torch.Tensor | None = None, n_groups: int = 0):
-    """Gradient of the loss at the current step with respect to the inputs of earlier SGD steps.
+                         class_of_now: torch.Tensor | None = None, n_groups: int = 0,
+                         class_of_window: Sequence[torch.Tensor] | None = None) -> dict[str, list]:
+    """Gradient of the loss after the window's SGD steps with respect to the inputs of those steps,
+    under both definitions of that loss (DEFINITIONS).
 
     params: the weights *before* the first step in `window`; window: [(x_j, y_j), ...] the earlier
-    minibatches, oldest first; each SGD step theta <- theta - lr * grad L_j(theta) is unrolled with
-    create_graph so the final loss L_t = CE(f(theta_t, x_now), y_now) can be differentiated with
-    respect to every x_j. Returns a list of tensors shaped like the x_j.
-    With class_of_now and n_groups, L_t is split by the class of the current examples and one
-    gradient per class is returned (leading axis n_groups): the rows of Fig. 4's matrix.
+    minibatches, oldest first; each SGD step theta <- theta - lr * grad L_j(theta) (L_j the batch's
+    mean loss) is unrolled with create_graph, reaching theta_t. Then
+    - "transfer":     L_t = mean over (x_now, y_now) of CE(f(theta_t, x), y);
+    - "own+transfer": L_t = mean over (x_now, y_now) and every (x_j, y_j) of CE(f(theta_t, x), y)
+                      (each example weighs 1 / (|B_t| + |W|); the x_j are the differentiated leaves),
+    and both are differentiated with respect to every x_j through the same unrolled graph.
+    Returns {definition: [tensor shaped like x_j for each window batch]}.
+    With class_of_now, class_of_window (one class tensor per window batch) and n_groups, each L_t is
+    split by the class of the examples whose loss it sums and one gradient per class is returned
+    (leading axis n_groups): the rows of Fig. 4's matrix. The splits add up to the unsplit gradient.
     Batches may carry a leading run axis K (x_j (K, B, ...), y_j (K, B), fwd -> (K, B, C)) for K
     independent runs: each run's loss is its own batch mean, and since no run's loss depends on
     another run's inputs, the gradients of the summed losses are every run's own.
     """
+    return _unrolled(fwd, params, window, x_now, y_now, lr, class_of_now, n_groups, class_of_window)[0]
+
+
+def _unrolled(fwd, params, window, x_now, y_now, lr, class_of_now, n_groups, class_of_window):
+    """unrolled_input_grads, and the weights the unrolled steps reach (detached): the training loop's
+    own SGD steps, so it need not take them a second time."""
     xs = [xj.detach().clone().requires_grad_(True) for xj, _ in window]
     theta = {name: p.detach().requires_grad_(True) for name, p in params.items()}  # a leaf to unroll from
     for xj, (_, yj) in zip(xs, window):
         loss_j = _ce_per_run(fwd(theta, xj), yj)
         grads = torch.autograd.grad(loss_j, list(theta.values()), create_graph=True)
         theta = {name: p - lr * g for (name, p), g in zip(theta.items(), grads)}
-    per_example = _ce_per_run(fwd(theta, x_now), y_now, "none")     # (B,) or (K, B)
-    if class_of_now is None:
-        return list(torch.autograd.grad(per_example.sum(), xs))
-    onehot = F.one_hot(class_of_now, n_groups).to(per_example.dtype)  # (..., B, G)
-    by_class = (onehot * per_example.unsqueeze(-1)).flatten(0, -2).sum(0)  # (G,) loss of each class's examples
-    return list(torch.autograd.grad(by_class, xs, grad_outputs=torch.eye(n_groups, dtype=per_example.dtype),
-                                    is_grads_batched=True))
+    b = y_now.shape[-1]
+    ys = [yj for _, yj in window]
+    y_all = torch.cat([y_now, *ys], dim=-1)
+    per = F.cross_entropy(fwd(theta, torch.cat([x_now, *xs], dim=y_now.ndim - 1)).flatten(0, -2),
+                          y_all.flatten(), reduction="none").view(y_all.shape)  # (..., B + |W|) unscaled
+    split = class_of_now is not None
+    g = n_groups if split else 1
+    win_classes = torch.cat(list(class_of_window), dim=-1) if split else None
+    sums = torch.cat([_group_sums(per[..., :b], class_of_now if split else None, g),     # A: over B_t
+                      _group_sums(per[..., b:], win_classes, g)])                        # C: over W
+    # one backward pass per sum, through the same graph: on these tiny tensors a loop is faster than
+    # torch.autograd.grad(..., is_grads_batched=True) (vmap), 2-4x for the two sums of a plain step
+    passes = [torch.autograd.grad(s, xs, retain_graph=i < len(sums) - 1) for i, s in enumerate(sums)]
+    raw = [torch.stack([p[j] for p in passes]) for j in range(len(xs))]                  # each (2G, ...)
+    n_all = y_all.shape[-1]
+    out: dict[str, list] = {OWN: [], TRANSFER: []}
+    for r in raw:
+        now, win = r[:g], r[g:]
+        out[TRANSFER].append(now / b if split else now[0] / b)
+        both = (now + win) / n_all
+        out[OWN].append(both if split else both[0])
+    return out, {name: p.detach() for name, p in theta.items()}
 
 
 def loss_sensitivity(x: torch.Tensor, y: torch.Tensor, n_classes: int, *, width: int, depth: int, lr: float,
                      batch_size: int, steps: int, window: int, checkpoints: Sequence[int], seed,
-                     matrix_every: int = 0, class_labels: torch.Tensor | None = None):
+                     matrix_every: int = 0, matrix_from: int = 0, class_labels: torch.Tensor | None = None):
     """Train a small MLP with plain SGD for `steps` steps and measure, at every step t, how much
     the loss L_t depends on each earlier training input: g_x^t = ||dL_t/dx||_1 through the last
-    `window` unrolled steps. Returns (gini table with one row per checkpoint, mean g per example,
-    10x10 class matrix or None). The matrix, row i = class of the loss, column j = class of the
-    input, is averaged over every `matrix_every`-th step (0 = not computed).
+    `window` unrolled steps, under both DEFINITIONS of L_t (see unrolled_input_grads).
+    Returns (gini table, mean g per example, 10x10 class matrix or None):
+    - the table has one row per definition and checkpoint: definition, step, gini (of the mean g up to
+      that step), loss (that step's batch), train_loss and train_acc (the whole training set, after
+      that step's update);
+    - the mean g over all steps has shape (len(DEFINITIONS), N);
+    - the matrix (len(DEFINITIONS), 10, 10), row i = class of the examples whose loss is summed,
+      column j = class of the input x, is averaged over every `matrix_every`-th step t > matrix_from
+      (0 = no matrix).
 
     seed: an int for one run (x (N, C, H, W), y (N,)), or a sequence of K seeds for K independent
     runs trained together as one batched model, which costs about as much per step as one run
     (x (N, ...) shared or (K, N, ...) per run; y and class_labels (N,) or (K, N)). Then the table
-    has one row per run and checkpoint (column `run` = position in `seed`), the mean g is (K, N)
-    and the matrix (K, 10, 10). Each run normalises its inputs with its own pixel mean and std.
-    Always fp32, even when called inside an autocast region.
+    column `run` is the position in `seed` (always 0 for one run), the mean g is (D, K, N) and the
+    matrix (D, K, 10, 10).
+    Each run normalises its inputs with its own pixel mean and std. A seed s draws the initial
+    weights from generator seed s and the data order from a separate stream derived from s.
+    Always fp32 (or the inputs' float64), even when called inside an autocast region.
     """
+    x = x if x.dtype == torch.float64 else x.float()
     with torch.autocast(x.device.type, enabled=False):
-        return _loss_sensitivity(x.float(), y, n_classes, width, depth, lr, batch_size, steps, window, checkpoints,
-                                 seed, matrix_every, class_labels)
+        return _loss_sensitivity(x, y, n_classes, width, depth, lr, batch_size, steps, window, checkpoints,
+                                 seed, matrix_every, matrix_from, class_labels)
+
+
+def order_seed(seed: int) -> int:
+    """The data-order generator's seed for run seed `seed` (a stream apart from the weight init's)."""
+    return int(np.random.SeedSequence([int(seed), 1]).generate_state(1)[0])
 
 
 def _loss_sensitivity(x, y, n_classes, width, depth, lr, batch_size, steps, window, checkpoints, seed,
-                      matrix_every, class_labels):
+                      matrix_every, matrix_from, class_labels):
     from .config import ModelConfig
     from .models import BatchedMLP
 
@@ -98,18 +159,20 @@ def _loss_sensitivity(x, y, n_classes, width, depth, lr, batch_size, steps, wind
     n = y.shape[1]
     mean, std = x.mean(dim=(1, 3, 4)), x.std(dim=(1, 3, 4))          # (K, C) per run
     net = BatchedMLP([ModelConfig(width=width, depth=depth)] * k, x.shape[2:], n_classes, mean[0], std[0], seeds)
+    net = net.to(x.dtype)
     buffers = {"mean": mean.view(k, 1, -1, 1, 1), "std": std.clamp_min(1e-6).view(k, 1, -1, 1, 1)}
 
     def fwd(theta, xb):                                              # (K, B, C, H, W) -> (K, B, n_classes)
         return torch.func.functional_call(net, {**theta, **buffers}, (xb,))
 
     theta = {name: v.detach().clone() for name, v in net.named_parameters()}
-    gens = [torch.Generator().manual_seed(s) for s in seeds]         # each run's own data order
+    gens = [torch.Generator().manual_seed(order_seed(s)) for s in seeds]  # each run's own data order
     order = torch.empty(k, 0, dtype=torch.long)
     runs = torch.arange(k).unsqueeze(1)                              # (K, 1) for per-run gathers
     recent: deque = deque(maxlen=window)  # (theta before the step, batch indices (K, B))
-    gsum = torch.zeros(k, n, dtype=torch.float64)
-    matrix = torch.zeros(k, 10, 10, dtype=torch.float64) if matrix_every else None
+    n_def = len(DEFINITIONS)
+    gsum = torch.zeros(n_def, k, n, dtype=torch.float64)
+    matrix = torch.zeros(n_def, k, 10, 10, dtype=torch.float64) if matrix_every else None
     n_matrix, rows, marks = 0, [], set(checkpoints)
     for t in range(1, steps + 1):
         if order.shape[1] < batch_size:
@@ -118,34 +181,45 @@ def _loss_sensitivity(x, y, n_classes, width, depth, lr, batch_size, steps, wind
         if recent:
             start = recent[0][0]
             win = [(x[runs, j], y.gather(1, j)) for _, j in recent]
-            want_matrix = matrix is not None and t % matrix_every == 0
-            grads = unrolled_input_grads(fwd, start, win, x[runs, idx], y.gather(1, idx), lr,
-                                         classes.gather(1, idx) if want_matrix else None, 10 if want_matrix else 0)
-            for (_, j), gj in zip(recent, grads):
-                flat = (j + runs * n).flatten()                      # positions in gsum viewed as (K*N,)
-                if want_matrix:                                      # gj: (10, K, B, ...) per loss class
-                    per = gj.abs().flatten(3).sum(3).double()        # (10, K, B)
-                    gsum.view(-1).index_add_(0, flat, gj.sum(0).abs().flatten(2).sum(2).double().flatten())
-                    cls = classes.gather(1, j)                       # (K, B) class of each input
-                    for r in range(k):
-                        matrix[r].index_add_(1, cls[r], per[:, r])
-                else:                                                # ||dL_t/dx||_1 of each input
-                    gsum.view(-1).index_add_(0, flat, gj.abs().flatten(2).sum(2).double().flatten())
+            want_matrix = matrix is not None and t % matrix_every == 0 and t > matrix_from
+            grads, theta = _unrolled(                                # theta: the weights after t - 1 steps
+                fwd, start, win, x[runs, idx], y.gather(1, idx), lr,
+                classes.gather(1, idx) if want_matrix else None, 10 if want_matrix else 0,
+                [classes.gather(1, j) for _, j in recent] if want_matrix else None)
+            for d, name in enumerate(DEFINITIONS):
+                for (_, j), gj in zip(recent, grads[name]):
+                    flat = (j + runs * n).flatten()                  # positions in gsum[d] viewed as (K*N,)
+                    if want_matrix:                                  # gj: (10, K, B, ...) per loss class
+                        per = gj.abs().flatten(3).sum(3).double()    # (10, K, B)
+                        gsum[d].view(-1).index_add_(0, flat, gj.sum(0).abs().flatten(2).sum(2).double().flatten())
+                        cls = classes.gather(1, j)                   # (K, B) class of each input
+                        for r in range(k):
+                            matrix[d, r].index_add_(1, cls[r], per[:, r])
+                    else:                                            # ||dL_t/dx||_1 of each input
+                        gsum[d].view(-1).index_add_(0, flat, gj.abs().flatten(2).sum(2).double().flatten())
             n_matrix += want_matrix
-        # the real SGD step (every run at once)
-        params = {name: v.requires_grad_(True) for name, v in theta.items()}
-        per_run = _ce_per_run(fwd(params, x[runs, idx]), y.gather(1, idx), "none").sum(1)  # (K,) batch means
-        grads = torch.autograd.grad(per_run.sum(), list(params.values()))
-        recent.append(({name: v.detach() for name, v in theta.items()}, idx))
-        theta = {name: (v - lr * gr).detach() for (name, v), gr in zip(theta.items(), grads)}
+        # step t's SGD update is taken by the next step's unroll (the same arithmetic, so there is no
+        # separate training step); at a checkpoint it is taken here too, to measure the weights after it
+        recent.append((theta, idx))
         if t in marks:
             gbar = (gsum / t).numpy()
+            params = {name: v.detach().requires_grad_(True) for name, v in theta.items()}
+            per_run = _ce_per_run(fwd(params, x[runs, idx]), y.gather(1, idx), "none").sum(1)  # (K,) batch means
+            step = torch.autograd.grad(per_run.sum(), list(params.values()))
+            after = {name: (v - lr * gr).detach() for (name, v), gr in zip(theta.items(), step)}
             losses = per_run.detach().tolist()
-            rows += [{"run": r, "step": t, "gini": gini(gbar[r]), "loss": losses[r]} for r in range(k)]
+            with torch.no_grad():                                    # the whole training set, after this step
+                logits = fwd(after, x)
+                full = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(k, n).mean(1)
+                acc = (logits.argmax(-1) == y).double().mean(1)
+            rows += [{"definition": name, "run": r, "step": t, "gini": gini(gbar[d, r]), "loss": losses[r],
+                      "train_loss": float(full[r]), "train_acc": float(acc[r])}
+                     for d, name in enumerate(DEFINITIONS) for r in range(k)]
     if matrix is not None and n_matrix:
         matrix /= n_matrix
     gbar = (gsum / steps).numpy()
     matrix = None if matrix is None else matrix.numpy()
+    table = pd.DataFrame(rows)
     if single:
-        return pd.DataFrame(rows), gbar[0], None if matrix is None else matrix[0]
-    return pd.DataFrame(rows), gbar, matrix
+        return table, gbar[:, 0], None if matrix is None else matrix[:, 0]
+    return table, gbar, matrix

@@ -2,10 +2,15 @@
 
 A 2x16 MLP trains with plain SGD on `n_examples` MNIST digits downscaled to 14x14. At every step t
 the loss L_t is differentiated, through the last `window` unrolled SGD steps, with respect to the
-training inputs of those steps: g_x^t = ||dL_t/dx||_1 (training.metrics.loss_sensitivity). Its mean
-over the steps so far, one number per example, is summarised by its Gini coefficient at log-spaced
-steps: high when a few examples carry most of the sensitivity (patterns), low when it is spread
-evenly (memorization).
+training inputs of those steps: g_x^t = ||dL_t/dx||_1 (training.sensitivity). Its mean over the steps
+so far, one number per example, is summarised by its Gini coefficient at log-spaced steps: high when
+a few examples carry most of the sensitivity (patterns), low when it is spread evenly (memorization).
+
+Two definitions of L_t are measured in the same run (training.sensitivity.DEFINITIONS):
+- "own+transfer" reads the paper's words, "the loss after t steps": the mean loss at the current
+  weights over the current minibatch and the window's inputs, so x's own term (its own loss through
+  its own forward pass) counts as well as its effect through the unrolled updates. The claims use it.
+- "transfer": the next minibatch's loss only (x reaches it only through the updates).
 
 Panels and conditions (inputs replaced by Gaussian noise with the digits' mean and std, randX):
 - labels: "real" (digits, true labels), "50% real" (a fraction `half` of the inputs replaced),
@@ -16,18 +21,28 @@ seed gives the same init and data order in every condition of its panel (paired 
 seed draws its own noise (seed data_seed + seed). Runs are on the CPU whatever `device` says: the
 model is tiny and a step costs Python overhead, not arithmetic.
 
+Class matrix (Fig. 4) averaging rule: only the steps where both the real and the random-input nets
+are learning count, taken as the second part of training, steps t > matrix_start x steps (the
+random-input net is well below chance loss by then; the summary records its whole-training-set loss
+at that step, `matrix_from_loss`, so this can be checked).
+
 Tables (artifacts/e2/):
-- gini.csv: panel, condition, p (share of noise inputs), seed, step, gini, loss (that step's batch).
-- matrix.csv (Fig. 4, labels panel, "real" and "random"): condition, seed, loss_class, input_class,
-  value (mean over every `matrix_every`-th step of sum_x ||dL_t(loss_class examples)/dx||_1 over the
-  inputs x of input_class), share (value / the seed's matrix total).
-- examples.csv: panel, condition, seed, example (index in the source file), label (digit class),
-  noise (input replaced), g (mean sensitivity over all steps), rank (0 = most sensitive).
-- summary.csv: one row per panel x condition — panel, condition, p, seeds, final_step, gini_mean,
-  gini_std, dip_gini (lowest mean Gini), dip_step, off_diagonal (mean share off the diagonal; labels
-  panel only), off_diagonal_std.
-Metrics JSON: final Gini per panel/condition (mean and std over seeds) and the off-diagonal share of
-the class matrix per condition.
+- gini.csv: panel, definition, condition, p (share of noise inputs), seed, step, gini, loss (that
+  step's batch), train_loss and train_acc (the whole training set after that step). The steps are the
+  log-spaced checkpoints plus the first step of the class-matrix average.
+- matrix.csv (Fig. 4, labels panel, "real" and "random"): definition, condition, seed, loss_class,
+  input_class, value (mean over every `matrix_every`-th step after the matrix start of
+  sum_x ||dL_t(loss_class examples)/dx||_1 over the inputs x of input_class), share (value / the
+  seed's matrix total).
+- examples.csv: panel, definition, condition, seed, example (index in the source file), label (digit
+  class), noise (input replaced), g (mean sensitivity over all steps), rank (0 = most sensitive).
+- summary.csv: one row per panel x definition x condition — panel, definition, condition, p, seeds,
+  final_step, gini_mean, gini_std, dip_gini (lowest mean Gini), dip_step, off_diagonal (mean over
+  seeds of the share off the diagonal; labels panel only), off_diagonal_std, final_loss (whole
+  training set, mean over seeds), matrix_from (first step of the class-matrix average),
+  matrix_from_loss (whole-training-set loss there, mean over seeds).
+Metrics JSON (headline numbers, own+transfer, labels panel): final Gini of real, 50% real and random,
+the off-diagonal share of real and random, and the random-input condition's final training loss.
 """
 from __future__ import annotations
 
@@ -40,7 +55,7 @@ import torch
 
 from .. import data as D
 from ..config import ConfigError, opt
-from ..sensitivity import loss_sensitivity
+from ..sensitivity import DEFINITIONS, OWN, loss_sensitivity
 from .common import Context, Result, parallel_map, seeds_field, stage_main
 
 PANELS = ("labels", "own_class")
@@ -57,19 +72,24 @@ class Config:
     data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subset; seed s draws its noise with data_seed + s")
     width: int = opt(16, lo=1, hi=4096, help="hidden units per layer (paper: 16)")
     depth: int = opt(2, lo=1, hi=8, help="hidden layers (paper: 2)")
-    lr: float = opt(0.004, lo=1e-6, hi=10.0, help="SGD learning rate per step, labels panel")
+    lr: float = opt(0.01, lo=1e-6, hi=10.0, help="SGD learning rate per step, labels panel")
     own_lr: float = opt(0.04, lo=1e-6, hi=10.0, help="SGD learning rate per step, own_class panel")
     batch_size: int = opt(32, lo=1, hi=60000, help="examples per SGD step")
-    steps: int = opt(6000, lo=2, hi=10_000_000, help="SGD steps (paper: 100,000)")
-    window: int = opt(1, lo=1, hi=100, help="earlier SGD steps unrolled to reach the inputs that L_t depends on")
+    steps: int = opt(8000, lo=2, hi=10_000_000, help="SGD steps (paper: 100,000)")
+    window: int = opt(2, lo=1, hi=100, help="earlier SGD steps unrolled to reach the inputs that L_t depends on")
     checkpoints: int = opt(12, lo=1, hi=1000, help="log-spaced steps at which the Gini is recorded")
     first_checkpoint: int = opt(50, lo=1, hi=10_000_000, help="first of them (before ~1 epoch, unseen examples inflate it)")
     matrix_every: int = opt(10, lo=0, hi=1_000_000, help="steps between class-matrix measurements (0 = no matrix)")
+    matrix_start: float = opt(0.5, lo=0.0, hi=0.99, help="the class matrix averages the steps after this share of training")
 
     def __post_init__(self):
         if self.first_checkpoint > self.steps:
             raise ConfigError(f"first_checkpoint = {self.first_checkpoint} is out of range; allowed: "
                               f"1 ≤ first_checkpoint ≤ steps ({self.steps})")
+        start = int(round(self.matrix_start * self.steps))
+        if self.matrix_every and self.steps // self.matrix_every <= start // self.matrix_every:
+            raise ConfigError(f"matrix_every = {self.matrix_every} is out of range; allowed: at least one "
+                              f"class-matrix step after step {start} (matrix_start x steps) and ≤ steps ({self.steps})")
 
 
 def conditions(cfg: Config, panel: str) -> list[tuple[str, float]]:
@@ -78,9 +98,16 @@ def conditions(cfg: Config, panel: str) -> list[tuple[str, float]]:
     return [("real", 0.0), ("random", 1.0)]
 
 
+def matrix_from(cfg: Config) -> int:
+    """The class matrix averages the measurements at steps t > this one."""
+    return int(round(cfg.matrix_start * cfg.steps))
+
+
 def checkpoint_steps(cfg: Config) -> list[int]:
+    """Log-spaced steps, the last step and the step the class-matrix average starts from (if after step 0)."""
     steps = np.geomspace(cfg.first_checkpoint, cfg.steps, cfg.checkpoints).round().astype(int)
-    return sorted(set(steps.tolist()) | {cfg.steps})
+    extra = {matrix_from(cfg)} if cfg.matrix_every and matrix_from(cfg) > 0 else set()
+    return sorted(set(steps.tolist()) | {cfg.steps} | extra)
 
 
 def run(cfg: Config, ctx: Context) -> Result:
@@ -91,9 +118,10 @@ def run(cfg: Config, ctx: Context) -> Result:
     workers = min(len(cfg.panels), torch.get_num_threads())
     tables = _panels(cfg, ctx, train, marks)
     result = Result(tables=tables)
-    result.tables["summary"] = _summary(tables["gini"], tables.get("matrix"))
+    result.tables["summary"] = _summary(tables["gini"], tables.get("matrix"), matrix_from(cfg))
     result.metrics = _headline(result.tables["summary"])
-    result.extra.update(checkpoint_steps=marks, panel_workers=max(1, workers))
+    result.extra.update(checkpoint_steps=marks, panel_workers=max(1, workers), definitions=list(DEFINITIONS),
+                        matrix_from=matrix_from(cfg))
     return result
 
 
@@ -126,7 +154,7 @@ def _panels(cfg: Config, ctx: Context, train: D.Images, marks: list[int]) -> dic
             n_classes=len(train) if own else 10, width=cfg.width, depth=cfg.depth,
             lr=cfg.own_lr if own else cfg.lr, batch_size=cfg.batch_size, steps=cfg.steps, window=cfg.window,
             checkpoints=marks, seed=[seed for _, _, seed in runs], matrix_every=0 if own else cfg.matrix_every,
-            class_labels=train.y))
+            matrix_from=matrix_from(cfg), class_labels=train.y))
         panel_runs.append(runs)
         panel_noise.append(noisy)
     # the panels are independent: one worker process each when there are cores for it
@@ -136,13 +164,16 @@ def _panels(cfg: Config, ctx: Context, train: D.Images, marks: list[int]) -> dic
         info = pd.DataFrame(runs, columns=["condition", "p", "seed"])
         table = info.iloc[table.pop("run").to_numpy()].reset_index(drop=True).join(table)
         table.insert(0, "panel", panel)
+        table.insert(1, "definition", table.pop("definition"))
         gini.append(table)
-        for r, (c, _, s) in enumerate(runs):
-            examples.append(pd.DataFrame({
-                "panel": panel, "condition": c, "seed": s, "example": train.index.numpy(), "label": train.y.numpy(),
-                "noise": noisy[r].numpy(), "g": g[r], "rank": np.argsort(np.argsort(-g[r], kind="stable"))}))
-            if matrix is not None and c in ("real", "random"):
-                matrices.append(_matrix_rows(matrix[r], c, s))
+        for d, name in enumerate(DEFINITIONS):
+            for r, (c, _, s) in enumerate(runs):
+                examples.append(pd.DataFrame({
+                    "panel": panel, "definition": name, "condition": c, "seed": s, "example": train.index.numpy(),
+                    "label": train.y.numpy(), "noise": noisy[r].numpy(), "g": g[d, r],
+                    "rank": np.argsort(np.argsort(-g[d, r], kind="stable"))}))
+                if matrix is not None and c in ("real", "random"):
+                    matrices.append(_matrix_rows(matrix[d, r], name, c, s))
     tables = {"gini": pd.concat(gini, ignore_index=True)}
     if matrices:
         tables["matrix"] = pd.concat(matrices, ignore_index=True)
@@ -150,46 +181,51 @@ def _panels(cfg: Config, ctx: Context, train: D.Images, marks: list[int]) -> dic
     return tables
 
 
-def _matrix_rows(m: np.ndarray, condition: str, seed: int) -> pd.DataFrame:
+def _matrix_rows(m: np.ndarray, definition: str, condition: str, seed: int) -> pd.DataFrame:
     """One row per (loss class, input class) cell of one run's 10x10 matrix."""
     loss_class, input_class = np.meshgrid(np.arange(10), np.arange(10), indexing="ij")
     total = m.sum()
-    return pd.DataFrame({"condition": condition, "seed": seed, "loss_class": loss_class.ravel(),
+    return pd.DataFrame({"definition": definition, "condition": condition, "seed": seed, "loss_class": loss_class.ravel(),
                          "input_class": input_class.ravel(), "value": m.ravel(),
                          "share": m.ravel() / total if total > 0 else np.nan})
 
 
 def off_diagonal(matrix: pd.DataFrame) -> pd.Series:
-    """Share of each (condition, seed) matrix that lies off the diagonal."""
+    """Share of each (definition, condition, seed) matrix that lies off the diagonal."""
     off = matrix["value"].where(matrix["loss_class"] != matrix["input_class"], 0.0)
-    grouped = matrix.assign(off=off).groupby(["condition", "seed"])
+    grouped = matrix.assign(off=off).groupby(["definition", "condition", "seed"])
     return grouped["off"].sum() / grouped["value"].sum()
 
 
-def _summary(gini: pd.DataFrame, matrix: pd.DataFrame | None) -> pd.DataFrame:
+def _summary(gini: pd.DataFrame, matrix: pd.DataFrame | None, start: int) -> pd.DataFrame:
     shares = off_diagonal(matrix) if matrix is not None else None
     rows = []
-    for (panel, cond), g in gini.groupby(["panel", "condition"], sort=False):
+    for (panel, definition, cond), g in gini.groupby(["panel", "definition", "condition"], sort=False):
         by_step = g.groupby("step")["gini"].mean()
-        last = g[g["step"] == g["step"].max()]["gini"]
-        row = {"panel": panel, "condition": cond, "p": g["p"].iloc[0], "seeds": g["seed"].nunique(),
-               "final_step": int(g["step"].max()), "gini_mean": last.mean(), "gini_std": last.std(),
-               "dip_gini": by_step.min(), "dip_step": int(by_step.idxmin()),
-               "off_diagonal": np.nan, "off_diagonal_std": np.nan}
-        if shares is not None and panel == "labels" and cond in shares.index.get_level_values(0):
-            row["off_diagonal"], row["off_diagonal_std"] = shares[cond].mean(), shares[cond].std()
+        final = g["step"].max()
+        last = g[g["step"] == final]
+        at_start = g[g["step"] == start]["train_loss"]
+        row = {"panel": panel, "definition": definition, "condition": cond, "p": g["p"].iloc[0],
+               "seeds": g["seed"].nunique(), "final_step": int(final), "gini_mean": last["gini"].mean(),
+               "gini_std": last["gini"].std(), "dip_gini": by_step.min(), "dip_step": int(by_step.idxmin()),
+               "off_diagonal": np.nan, "off_diagonal_std": np.nan, "final_loss": last["train_loss"].mean(),
+               "matrix_from": np.nan, "matrix_from_loss": np.nan}
+        if shares is not None and panel == "labels" and (definition, cond) in shares.index.droplevel("seed"):
+            s = shares[(definition, cond)]
+            row.update(off_diagonal=s.mean(), off_diagonal_std=s.std(), matrix_from=start,
+                       matrix_from_loss=at_start.mean() if len(at_start) else np.nan)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def _headline(summary: pd.DataFrame) -> dict:
-    out: dict = {"final_gini": {}, "off_diagonal": {}}
-    for row in summary.itertuples():
-        out["final_gini"][f"{row.panel}/{row.condition}"] = {"mean": round(float(row.gini_mean), 4),
-                                                             "std": round(float(row.gini_std), 4)}
-        if not np.isnan(row.off_diagonal):
-            out["off_diagonal"][row.condition] = round(float(row.off_diagonal), 4)
-    out["final_step"] = int(summary["final_step"].max())
+    """Six numbers (own+transfer, labels panel): final Gini per condition, off-diagonal share of real
+    and random, and the random-input condition's final whole-training-set loss."""
+    s = summary[(summary["panel"] == "labels") & (summary["definition"] == OWN)].set_index("condition")
+    out: dict = {"definition": OWN, "final_gini": {c: round(float(v), 4) for c, v in s["gini_mean"].items()},
+                 "off_diagonal": {c: round(float(v), 4) for c, v in s["off_diagonal"].dropna().items()}}
+    if "random" in s.index:
+        out["random_final_loss"] = round(float(s.at["random", "final_loss"]), 4)
     return out
 
 

@@ -44,9 +44,11 @@ class Config:
     seeds: tuple[int, ...] = seeds_field(3)
     data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subset and of the corruption draw")
     csr_every: int = opt(10, lo=1, hi=1000, help="epochs between CSR measurements")
-    csr_points: int = opt(300, lo=1, hi=10000, help="validation points searched by LASS")
+    csr_points: int = opt(1000, lo=1, hi=10000, help="validation points searched by LASS (a stratified draw)")
+    csr_batch: int = opt(500, lo=1, hi=10000, help="points searched together; the early stop counts per batch")
     csr_steps: int = opt(100, lo=1, hi=1000, help="max LASS iterations")
-    csr_min_new: int = opt(20, lo=0, hi=10000, help="LASS stops when an iteration flips fewer points (0 = never)")
+    csr_min_new_share: float = opt(0.04, lo=0.0, hi=1.0,
+                                   help="LASS stops once an iteration flips fewer than this share of a batch (0 = never)")
     clock_p: float = opt(0.4, lo=0.0, hi=1.0, help="randY level of the run whose examples the memorization clock follows")
     clock_examples: int = opt(200, lo=0, hi=5000, help="training examples followed by the clock (half clean, half corrupted)")
     checkpoints: bool = opt(True, help="save the real-label and random-label models (seed 0)")
@@ -61,7 +63,7 @@ def conditions(cfg: Config) -> list[tuple[str, float]]:
 
 def run(cfg: Config, ctx: Context) -> Result:
     train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
-    csr_x = val.x[: cfg.csr_points].to(ctx.device)
+    csr_x = D.stratified_subset(val, cfg.csr_points, cfg.data_seed).x.to(ctx.device)  # every class, not the split's head
     specs, corrs, labels = [], [], []
     for kind, p in conditions(cfg):
         for seed in cfg.seeds:
@@ -74,8 +76,8 @@ def run(cfg: Config, ctx: Context) -> Result:
     def measure_csr(report):  # called after every epoch of every batch
         if report["epoch"] % cfg.csr_every and report["epoch"] != report["epochs"]:
             return
-        ratio, _ = critical_sample_ratio(report["model"], csr_x, seed=report["epoch"], steps=cfg.csr_steps,
-                                         min_new=cfg.csr_min_new)
+        ratio, _ = critical_sample_ratio(report["model"], csr_x, seed=report["epoch"], batch=cfg.csr_batch,
+                                         steps=cfg.csr_steps, min_new_share=cfg.csr_min_new_share)
         for row, r in zip(report["rows"], ratio.tolist()):
             csr_rows.append({"local_run": row["run"], "seed": row["seed"], "epoch": report["epoch"], "csr": r,
                              "batch": id(report["model"])})
@@ -183,8 +185,9 @@ def _teaser(cfg, specs, labels, histories, corrs, train, val, n: int = 16):
     images = torch.cat([train.x[pick_tr], val.x[pick_va]])
     for name, i in runs.items():
         hist, k = _locate(histories, i)
-        table[f"pred_{name}"] = predict(hist.model, images, hist.model.k)[k].argmax(-1).tolist()
-        w = hist.model.weights[0][k].detach().t()[:n]                       # (units, in)
+        device = hist.model.mean.device                                     # the model may sit on a GPU
+        table[f"pred_{name}"] = predict(hist.model, images.to(device), hist.model.k)[k].argmax(-1).cpu().tolist()
+        w = hist.model.weights[0][k].detach().t()[:n].cpu()                 # (units, in)
         weights[name] = w.reshape(n, *train.x.shape[2:]).numpy().astype(np.float32) if train.x.shape[1] == 1 \
             else w.reshape(n, *train.x.shape[1:]).numpy().astype(np.float32)
     pics = gallery(train, pick_tr)

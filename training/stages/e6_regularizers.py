@@ -4,15 +4,24 @@ Each item sweeps one family's strength (0 = unregularized) and trains every sett
 times on real labels and on fully random labels (randY, p = 1). The question is whether a
 regularizer can hold back the fitting of random labels while keeping clean accuracy. The
 strengths are per-run settings, so a whole family trains as one batched model. The
-`adversarial` item crosses the adversarial loss weight (LASS samples on every batch) with
-hidden dropout, as the paper pairs them.
+`adversarial` items cross the adversarial loss weight with hidden dropout, as the paper pairs
+them: every batch gets a LASS search, and the points it flips add their critical sample's loss
+(engine.adversarial_loss). Items run on the MNIST sample with an MLP or, as in the paper, on
+CIFAR-10 with the CNN (the `cifar_*` items); `dataset` in the settings table says which.
 
 Tables (CSV):
 - curves:   per run x epoch: run, seed, family, strength, dropout, labels (real|random), epoch, lr,
             train_loss, train_acc, train_acc_clean, train_acc_corrupted, train_acc_true, val_loss,
-            val_acc, seconds
+            val_acc[, adv_flipped (adversarial items: share of the epoch's training points whose LASS search
+            flipped the prediction)], seconds
 - summary:  per run: run, seed, family, strength, dropout, labels, final_epoch, final_train_acc,
             final_val_acc, best_epoch, best_val_acc, fit_epoch (first epoch at 100 % training accuracy)
+            [, adv_flipped (adversarial items: share of training points LASS flipped, mean over epochs)]
+- settings: per setting, means over seeds (the derived table the claims and page 5 read): family,
+            dataset, strength, dropout, random_train_acc (final training accuracy on random labels),
+            real_train_acc, best_val_acc (best clean validation accuracy on real labels), seeds, and for
+            adversarial items random_adv_flipped, real_adv_flipped (share of training points whose
+            LASS search flipped the prediction, per batch, mean over epochs and seeds)
 - frontier: Fig. 10: per x on a grid of random-label training accuracy: family, x, best_val_acc (the
             best clean validation accuracy, mean over seeds, among settings whose random-label
             training accuracy, mean over seeds, is at most x), strength and dropout of that setting,
@@ -99,7 +108,9 @@ def run(cfg: Config, ctx: Context) -> Result:
     curves, _ = fit_all(specs, corrs, train, val, ctx, labels, lass_cfg=lass_cfg)
     summary = _summary(curves)
     frontier = _frontier(summary, cfg.frontier_step)
-    return Result(tables={"curves": curves, "summary": summary, "frontier": frontier},
+    per_setting = settings(summary)
+    per_setting.insert(1, "dataset", cfg.dataset)
+    return Result(tables={"curves": curves, "summary": summary, "settings": per_setting, "frontier": frontier},
                   metrics=_headline(cfg, summary, frontier))
 
 
@@ -111,6 +122,8 @@ def _summary(curves: pd.DataFrame) -> pd.DataFrame:
     out["final_epoch"], out["final_train_acc"], out["final_val_acc"] = last["epoch"], last["train_acc"], last["val_acc"]
     out["best_epoch"], out["best_val_acc"] = best["best_epoch"], best["best_val_acc"]
     out["fit_epoch"] = epochs_to_fit(curves, "train_acc", 1.0)
+    if "adv_flipped" in curves.columns:  # adversarial items: share of training points LASS flipped, epoch mean
+        out["adv_flipped"] = curves[curves["epoch"] > 0].groupby("run")["adv_flipped"].mean()
     return out.reset_index().sort_values("run", ignore_index=True)
 
 
@@ -124,6 +137,9 @@ def settings(summary: pd.DataFrame) -> pd.DataFrame:
                         "real_train_acc": real["final_train_acc"].mean(),
                         "best_val_acc": real["best_val_acc"].mean(),
                         "seeds": real["seed"].nunique()})
+    if "adv_flipped" in summary.columns:
+        out["random_adv_flipped"] = rand["adv_flipped"].mean()
+        out["real_adv_flipped"] = real["adv_flipped"].mean()
     return out.dropna(subset=["random_train_acc", "best_val_acc"]).reset_index()
 
 

@@ -1,0 +1,70 @@
+"""Page 5 (regularization, E6) with Streamlit's AppTest, on what the E6 stage writes in the smoke
+profile: the MNIST and CIFAR-10 sweeps side by side, their numbers quoted from the stage's per-setting
+tables, and a friendly note instead of the CIFAR-10 sweep when its items have not run."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from stagekit import run_stage
+from test_app_pages import BY_FILE, charts, render, text
+from explainer import ui
+from training import data as D
+from training.stages import e6_regularizers as E6
+
+PAGE = BY_FILE["05_regularization"]
+
+
+def has_cifar() -> bool:
+    try:
+        D.load("cifar10")
+    except D.DatasetMissing:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def e6_outputs(tmp_path_factory) -> Path:
+    """An artifacts folder holding the smoke-profile E6 outputs of the dropout and adversarial items."""
+    if not has_cifar():
+        pytest.skip("CIFAR-10 is not on disk (data/raw): the CIFAR-10 items cannot run")
+    base = tmp_path_factory.mktemp("e6page")
+    for item in ("dropout", "adversarial", "cifar_dropout", "cifar_adversarial"):
+        out = run_stage(E6, base / "work", item)
+        shutil.move(str(out), str(base / "artifacts" / "e6" / item))
+    return base / "artifacts"
+
+
+def settings(root: Path, item: str) -> pd.DataFrame:
+    return pd.read_csv(root / "e6" / item / "settings.csv")
+
+
+def test_both_sweeps_side_by_side_with_numbers_from_the_settings_tables(e6_outputs):
+    at = render(PAGE, e6_outputs)
+    assert not at.exception and not at.error
+    shown = text(at)
+    assert "MNIST digits" in shown and "CIFAR-10, the paper's CNN" in shown
+    keys = [c.proto.id for c in at.get("vega_lite_chart")]
+    assert len(charts(at)) >= 5, keys  # trade-off and frontier per sweep, then the random-label curves
+    for item in ("dropout", "cifar_dropout"):
+        none = settings(e6_outputs, item).query("strength == 0").iloc[0]
+        assert f"No regularizer: random labels fitted {ui.pct(none['random_train_acc'])}" in shown
+    for item in ("adversarial", "cifar_adversarial"):  # how often LASS flipped a point, as the stage measured
+        flips = settings(e6_outputs, item)["random_adv_flipped"].mean()
+        assert f"flipped the prediction of {ui.pct(flips, 1)}" in shown
+    assert "How ours differs from the paper" in shown and "200 filters" in shown
+
+
+def test_a_friendly_note_when_the_cifar_items_are_missing(e6_outputs, tmp_path):
+    root = tmp_path / "artifacts"
+    shutil.copytree(e6_outputs, root)
+    for item in ("cifar_dropout", "cifar_adversarial"):
+        shutil.rmtree(root / "e6" / item)
+    at = render(PAGE, root)
+    assert not at.exception and not at.error
+    notes = " ".join(i.value for i in at.info)
+    assert "Waiting for numbers" in notes and "dvc repro e6@cifar_dropout" in notes
+    assert "MNIST digits" in text(at) and len(charts(at)) >= 3  # the MNIST sweep and the curves still show

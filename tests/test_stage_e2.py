@@ -1,0 +1,284 @@
+"""E2 (loss-sensitivity): the unrolled input gradients under both definitions of "the loss after t
+steps" checked against finite differences, the class split, the class-matrix averaging window, the
+batched runs, and the stage's smoke run (tables, metrics, manifest) and its parameter checks."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from stagekit import smoke_params, smoke_section
+from training import data as D
+from training import sensitivity as S
+from training.stages import e2_loss_sensitivity as E2
+
+E2_COLUMNS = {
+    "gini": ["panel", "definition", "condition", "p", "seed", "step", "gini", "loss", "train_loss", "train_acc"],
+    "matrix": ["definition", "condition", "seed", "loss_class", "input_class", "value", "share"],
+    "examples": ["panel", "definition", "condition", "seed", "example", "label", "noise", "g", "rank"],
+    "summary": ["panel", "definition", "condition", "p", "seeds", "final_step", "gini_mean", "gini_std", "dip_gini",
+                "dip_step", "off_diagonal", "off_diagonal_std", "final_loss", "matrix_from", "matrix_from_loss"],
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The unrolled gradients, on a tiny float64 network
+
+
+def tiny_net(seed: int = 0):
+    """A 16-6-3 tanh network as a functional forward and its parameters (in the default dtype)."""
+    g = torch.Generator().manual_seed(seed)
+    params = {"w1": torch.randn(16, 6, generator=g) * 0.5, "b1": torch.zeros(6),
+              "w2": torch.randn(6, 3, generator=g) * 0.5}
+
+    def fwd(theta, x):
+        return torch.tanh(x.flatten(-3) @ theta["w1"] + theta["b1"]) @ theta["w2"]
+    return fwd, params
+
+
+def batches(seed: int, sizes, now: int = 4):
+    g = torch.Generator().manual_seed(seed)
+    window = [(torch.rand(b, 1, 4, 4, generator=g), torch.randint(0, 3, (b,), generator=g)) for b in sizes]
+    return window, torch.rand(now, 1, 4, 4, generator=g), torch.randint(0, 3, (now,), generator=g)
+
+
+def losses_after_sgd(fwd, params, window, x_now, y_now, lr) -> dict[str, float]:
+    """Plain SGD through the window (no graph), then both definitions of the loss at the weights reached:
+    the mean loss over the next batch alone, and over the next batch together with the window's inputs."""
+    theta = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    for xj, yj in window:
+        grads = torch.autograd.grad(F.cross_entropy(fwd(theta, xj), yj), list(theta.values()))
+        theta = {k: (v - lr * g).detach().requires_grad_(True) for (k, v), g in zip(theta.items(), grads)}
+    with torch.no_grad():
+        x_all = torch.cat([x_now, *[xj for xj, _ in window]])
+        y_all = torch.cat([y_now, *[yj for _, yj in window]])
+        return {S.TRANSFER: F.cross_entropy(fwd(theta, x_now), y_now).item(),
+                S.OWN: F.cross_entropy(fwd(theta, x_all), y_all).item()}
+
+
+def test_both_definitions_match_finite_differences(float64):
+    """dL_t/dx for every window input, under both definitions, equals the central difference of the
+    loss after really taking the SGD steps with x moved. The own+transfer one includes x's own term,
+    which the transfer one (the next batch only) lacks: so the two differ by more than a rescaling."""
+    fwd, params = tiny_net()
+    window, x_now, y_now = batches(1, (5, 5, 5))
+    lr, eps = 0.5, 1e-6
+    grads = S.unrolled_input_grads(fwd, params, window, x_now, y_now, lr)
+    assert set(grads) == set(S.DEFINITIONS)
+    for name in S.DEFINITIONS:
+        assert [gr.shape for gr in grads[name]] == [xj.shape for xj, _ in window]
+    for j, pixel in [(0, (2, 0, 1, 3)), (1, (4, 0, 3, 0)), (2, (0, 0, 2, 2))]:
+        moved = {}
+        for sign in (1, -1):
+            w = [(xj.clone(), yj) for xj, yj in window]
+            w[j][0][pixel] += sign * eps
+            moved[sign] = losses_after_sgd(fwd, params, w, x_now, y_now, lr)
+        for name in S.DEFINITIONS:
+            fd = (moved[1][name] - moved[-1][name]) / (2 * eps)
+            assert abs(fd) > 1e-6                                    # the check is not vacuous
+            assert grads[name][j][pixel].item() == pytest.approx(fd, rel=1e-5, abs=1e-9), name
+    # the own term: own+transfer is not the transfer gradient rescaled to the larger batch
+    n_now, n_all = len(y_now), len(y_now) + sum(len(yj) for _, yj in window)
+    for own, tr in zip(grads[S.OWN], grads[S.TRANSFER]):
+        assert not torch.allclose(own, tr * n_now / n_all, rtol=1e-3, atol=1e-8)
+
+
+def test_without_updates_only_the_own_term_is_left(float64):
+    """With lr 0 the weights never move: the next batch does not depend on the window's inputs (transfer
+    gradient exactly 0), while the loss after t steps still does, through each input's own forward pass:
+    exactly the plain input gradient of that input's loss, weighted 1 / (examples in L_t)."""
+    fwd, params = tiny_net(1)
+    window, x_now, y_now = batches(2, (3, 5))
+    grads = S.unrolled_input_grads(fwd, params, window, x_now, y_now, lr=0.0)
+    n_all = len(y_now) + 8
+    for (xj, yj), own, tr in zip(window, grads[S.OWN], grads[S.TRANSFER]):
+        assert torch.count_nonzero(tr) == 0
+        x = xj.clone().requires_grad_(True)
+        direct, = torch.autograd.grad(F.cross_entropy(fwd(params, x), yj, reduction="sum"), x)
+        assert torch.allclose(own, direct / n_all, rtol=1e-10, atol=1e-14)
+        assert own.abs().sum() > 0
+
+
+def test_class_split_adds_up_and_the_own_term_is_diagonal(float64):
+    fwd, params = tiny_net(2)
+    window, x_now, _ = batches(3, (5, 5), now=6)
+    y_now = torch.tensor([0, 1, 2, 0, 1, 2])
+    groups = dict(class_of_now=y_now, n_groups=3, class_of_window=[yj for _, yj in window])
+    total = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3)
+    split = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3, **groups)
+    for name in S.DEFINITIONS:
+        for t, s in zip(total[name], split[name]):
+            assert s.shape == (3, *t.shape)
+            assert torch.allclose(s.sum(0), t, atol=1e-12)
+            assert (s.abs().flatten(1).sum(1) > 0).all()
+    # without updates, class c's loss depends only on the inputs of class c (their own terms)
+    still = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.0, **groups)
+    for (_, yj), s in zip(window, still[S.OWN]):
+        per_input = s.abs().flatten(2).sum(2)                        # (loss class, input)
+        off = torch.arange(3).unsqueeze(1) != yj.unsqueeze(0)
+        assert torch.count_nonzero(per_input[off]) == 0 and (per_input[~off] > 0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# loss_sensitivity: the training loop around them
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return D.downscale(D.stratified_subset(D.load("mnist10k")[0], 60, 0), 14)
+
+
+def test_loss_sensitivity_reports_both_definitions_and_the_training_loss(digits):
+    table, g, matrix = S.loss_sensitivity(
+        digits.x, digits.y, 10, width=16, depth=1, lr=0.05, batch_size=10, steps=6, window=2,
+        checkpoints=[3, 6], seed=0, matrix_every=2)
+    assert list(table["definition"].unique()) == list(S.DEFINITIONS)
+    for _, d in table.groupby("definition"):
+        assert list(d["step"]) == [3, 6] and ((d["gini"] > 0) & (d["gini"] < 1)).all()
+    assert set(table.columns) >= {"step", "gini", "loss", "train_loss", "train_acc"}
+    assert table["train_loss"].gt(0).all() and table["train_acc"].between(0, 1).all()
+    first = table[table["step"] == 3].iloc[0]
+    assert first["train_loss"] != pytest.approx(first["loss"])     # the whole set, not the step's batch
+    assert g.shape == (2, 60) and (g >= 0).all() and (g > 0).sum(1).min() >= 10
+    assert not np.allclose(g[0], g[1])
+    assert matrix.shape == (2, 10, 10) and (matrix >= 0).all() and (matrix.sum((1, 2)) > 0).all()
+    again = S.loss_sensitivity(digits.x, digits.y, 10, width=16, depth=1, lr=0.05, batch_size=10, steps=6,
+                               window=2, checkpoints=[3, 6], seed=0)
+    assert again[2] is None and np.allclose(again[1], g)
+
+
+def test_class_matrix_averages_only_the_steps_after_matrix_from(digits):
+    """The first steps of a run do not depend on how long it goes on, so the average over all matrix
+    steps of a 12-step run is the count-weighted mix of a 6-step run's and the 12-step run's late average."""
+    kw = dict(width=8, depth=1, lr=0.05, batch_size=10, window=1, checkpoints=[6], seed=0, matrix_every=2)
+    every = S.loss_sensitivity(digits.x, digits.y, 10, steps=12, **kw)[2]
+    early = S.loss_sensitivity(digits.x, digits.y, 10, steps=6, **kw)[2]          # steps 2, 4, 6
+    late = S.loss_sensitivity(digits.x, digits.y, 10, steps=12, matrix_from=6, **kw)[2]  # steps 8, 10, 12
+    assert np.allclose(every, (3 * early + 3 * late) / 6, rtol=1e-5)
+    assert not np.allclose(late, every, rtol=1e-3)
+
+
+def test_batched_loss_sensitivity_equals_one_run_at_a_time(digits):
+    """E2 trains every run of a panel as one batched model; each must match the same run alone."""
+    mean, std = digits.pixel_stats()
+    noise, _ = D.rand_inputs(digits.x, 1.0, 0, mean, std)
+    kw = dict(width=8, depth=2, lr=0.05, batch_size=10, steps=12, window=2, checkpoints=[6, 12], matrix_every=3,
+              matrix_from=4)
+    table, g, matrix = S.loss_sensitivity(torch.stack([digits.x, noise]), digits.y, 10, seed=[3, 4], **kw)
+    assert g.shape == (2, 2, 60) and matrix.shape == (2, 2, 10, 10) and sorted(table["run"].unique()) == [0, 1]
+    for r, (x, seed) in enumerate([(digits.x, 3), (noise, 4)]):
+        alone, g1, m1 = S.loss_sensitivity(x, digits.y, 10, seed=seed, **kw)
+        mine = table[table["run"] == r].reset_index(drop=True)
+        assert (mine["definition"] == alone["definition"]).all()
+        assert np.allclose(mine["gini"], alone["gini"], atol=1e-5)
+        assert np.allclose(mine["train_loss"], alone["train_loss"], rtol=1e-5)
+        assert np.allclose(g[:, r], g1, rtol=1e-4, atol=1e-12) and np.allclose(matrix[:, r], m1, rtol=1e-4, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# The stage
+
+
+def read(out: Path) -> tuple[dict, dict, dict]:
+    tables = {name: pd.read_csv(out / f"{name}.csv") for name in E2_COLUMNS}
+    return tables, json.loads((out / "manifest.json").read_text()), json.loads((out / "metrics.json").read_text())
+
+
+def test_e2_smoke_writes_both_definitions(tmp_path):
+    cfg = smoke_section("e2")
+    out = tmp_path / "e2"
+    E2.main(["--params", str(smoke_params(tmp_path)), "--out", str(out)])
+    tables, manifest, metrics = read(out)
+    for name, columns in E2_COLUMNS.items():
+        assert list(tables[name].columns) == columns, name
+        assert set(tables[name]["definition"]) == {"own+transfer", "transfer"}, name
+    config = E2.Config(**{k: v for k, v in cfg.items() if not isinstance(v, list)})
+    steps = E2.checkpoint_steps(config)
+    start = E2.matrix_from(config)
+    gini = tables["gini"]
+    assert sorted(gini["step"].unique()) == steps and steps[-1] == cfg["steps"] and start in steps
+    runs = gini.groupby(["panel", "definition", "condition"])["seed"].apply(lambda s: sorted(set(s))).to_dict()
+    assert runs == {(panel, d, cond): cfg["seeds"] for panel in ("labels", "own_class")
+                    for d in ("own+transfer", "transfer")
+                    for cond in (("real", "50% real", "random") if panel == "labels" else ("real", "random"))}
+    assert gini["gini"].between(0, 1).all() and (gini["loss"] > 0).all() and (gini["train_loss"] > 0).all()
+    assert gini["train_acc"].between(0, 1).all()
+    both = gini.pivot_table(index=["panel", "condition", "seed", "step"], columns="definition", values="train_loss")
+    assert np.allclose(both["own+transfer"], both["transfer"])   # one training run measured two ways
+    assert set(gini[gini["condition"] == "50% real"]["p"]) == {0.5}
+    matrix = tables["matrix"]
+    for _, m in matrix.groupby(["definition", "condition", "seed"]):
+        grid = m.pivot(index="loss_class", columns="input_class", values="value")
+        assert grid.shape == (10, 10) and (grid.to_numpy() >= 0).all() and grid.to_numpy().sum() > 0
+        assert m["share"].sum() == pytest.approx(1.0, abs=1e-4)
+    assert set(matrix["condition"]) == {"real", "random"}
+    ex = tables["examples"]
+    assert len(ex) == 2 * cfg["n_examples"] * len(cfg["seeds"]) * 5 and (ex["g"] >= 0).all()
+    noise = ex.groupby(["panel", "definition", "condition", "seed"])["noise"].mean()
+    assert (noise.xs("real", level="condition") == 0).all() and (noise.xs("random", level="condition") == 1).all()
+    assert (noise.xs("50% real", level="condition") == 0.5).all()
+    summary = tables["summary"]
+    assert len(summary) == 10 and summary["gini_mean"].between(0, 1).all()
+    shares = summary.dropna(subset=["off_diagonal"])
+    assert len(shares) == 4 and shares["off_diagonal"].between(0, 1).all() and (shares["matrix_from"] == start).all()
+    # the summary's off-diagonal share is the seeds' mean of the matrix table's
+    m = matrix[(matrix["definition"] == "own+transfer") & (matrix["condition"] == "random")]
+    per_seed = m[m["loss_class"] != m["input_class"]].groupby("seed")["value"].sum() / m.groupby("seed")["value"].sum()
+    row = shares[(shares["definition"] == "own+transfer") & (shares["condition"] == "random")].iloc[0]
+    assert row["off_diagonal"] == pytest.approx(per_seed.mean(), rel=1e-4)
+    last = gini[(gini["step"] == cfg["steps"]) & (gini["panel"] == "labels") & (gini["condition"] == "random")]
+    assert row["final_loss"] == pytest.approx(last["train_loss"].mean(), rel=1e-4)
+    numbers = [metrics["random_final_loss"], *metrics["final_gini"].values(), *metrics["off_diagonal"].values()]
+    assert len(numbers) == 6 and metrics["definition"] == "own+transfer"
+    assert set(metrics["final_gini"]) == {"real", "50% real", "random"} and set(metrics["off_diagonal"]) == {"real", "random"}
+    assert metrics["random_final_loss"] == pytest.approx(row["final_loss"], abs=1e-4)
+    assert manifest["stage"] == "e2" and manifest["profile"] == "smoke" and manifest["panel_workers"] == 1
+    assert manifest["precision"]["used"] == "fp32" and manifest["definitions"] == ["own+transfer", "transfer"]
+    assert manifest["checkpoint_steps"] == steps and manifest["matrix_from"] == start
+    assert "mnist10k" in manifest["datasets"] and manifest["tables"] == {n: list(df.columns) for n, df in tables.items()}
+
+
+def test_e2_panels_in_worker_processes_give_the_same_tables(tmp_path):
+    """With two cores E2 trains its two panels in two worker processes; the tables must be those of
+    the one-process run (each panel owns its seeds, so where it runs cannot matter)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    E2.main(["--params", str(smoke_params(tmp_path / "p1")), "--out", str(one)])
+    params = smoke_params(tmp_path / "p2")
+    params.write_text(params.read_text().replace("threads: 1", "threads: 2", 1))
+    E2.main(["--params", str(params), "--out", str(two)])
+    assert json.loads((two / "manifest.json").read_text())["panel_workers"] == 2
+    for name in E2_COLUMNS:
+        pd.testing.assert_frame_equal(pd.read_csv(one / f"{name}.csv"), pd.read_csv(two / f"{name}.csv"))
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"steps": -1}, "e2.steps"),
+    ({"bogus": 1}, "e2.bogus"),
+    ({"panels": ["labels", "shuffled"]}, "e2.panels[1]"),
+    ({"lr": "fast"}, "e2.lr"),
+    ({"first_checkpoint": 500}, "first_checkpoint"),
+    ({"matrix_start": 1.5}, "e2.matrix_start"),
+    ({"matrix_start": 0.9, "matrix_every": 15}, "matrix_every"),
+])
+def test_e2_rejects_bad_params_before_training(tmp_path, change, key):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as err:
+        E2.main(["--params", str(smoke_params(tmp_path, **{"e2": change})), "--out", str(out)])
+    assert key in str(err.value.code)
+    assert not out.exists()
+
+
+def test_e2_defaults_are_the_cpu_profile():
+    """params.yaml is the single source of each setting: the dataclass defaults equal its e2 section."""
+    from training.config import ROOT, load_params
+
+    section = load_params(ROOT / "params.yaml")["e2"]
+    defaults = E2.Config()
+    for key, value in section.items():
+        want = tuple(value) if isinstance(value, list) else value
+        assert getattr(defaults, key) == want, key
