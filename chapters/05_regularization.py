@@ -3,6 +3,7 @@ memorization of random labels, and what it costs on real labels (E6): the MNIST 
 regularizer beside the paper's own setting, CIFAR-10 with its CNN."""
 from functools import partial
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -98,9 +99,10 @@ def adversarial_story(g: pd.DataFrame, low: float) -> str:
         return ""
     words = []
     for rate, a in adv.groupby("dropout"):
-        if rate not in drop.index:
+        same = drop.index[np.isclose(drop.index, rate)]
+        if not len(same):
             continue
-        words.append(f"at dropout {rate:g}, {ui.pct(drop.loc[rate, 'random_label_train_acc'])} alone and "
+        words.append(f"at dropout {rate:g}, {ui.pct(drop.loc[same[0], 'random_label_train_acc'])} alone and "
                      + ", ".join(f"{ui.pct(v)} with weight {w:g}" for w, v in zip(a["strength"], a["random_label_train_acc"])))
     flips = adv["random_adv_flipped"].mean() if "random_adv_flipped" in adv else float("nan")
     ha, hd = frontier_height(adv, low), frontier_height(drop.reset_index(), low)

@@ -260,3 +260,16 @@ def test_missing_tables_are_not_run_and_conclusions_aggregate(tmp_path):
 def test_bad_thresholds_name_the_key(bad):
     with pytest.raises(C.ConfigError, match="claims"):
         C.parse(C.Config, bad, "claims")
+
+
+def test_every_changed_rule_is_a_claim_and_reaches_the_table(tmp_path):
+    """The scoreboard lists why a rule changed: each RULE_CHANGES entry names a real claim, says when and
+    why, and lands in that claim's row of claims.csv (and nowhere else)."""
+    ids = {cid for cid, *_ in C.CLAIMS}
+    assert C.RULE_CHANGES and set(C.RULE_CHANGES) <= ids
+    assert all(text.startswith("20") and len(text) > 40 for text in C.RULE_CHANGES.values())
+    table = C.score(tmp_path, C.Config())                          # no artifacts: every claim "not run"
+    changed = table.set_index("id")["rule_change"]
+    for cid in ids:
+        assert changed[cid] == C.RULE_CHANGES.get(cid, "")
+    assert (table[table["kind"] == "conclusion"]["rule_change"] == "").all()

@@ -47,18 +47,23 @@ def batches(seed: int, sizes, now: int = 4):
     return window, torch.rand(now, 1, 4, 4, generator=g), torch.randint(0, 3, (now,), generator=g)
 
 
+N_TOTAL = 50  # the training-set size the own terms are weighted by (1 / N_TOTAL each)
+
+
 def losses_after_sgd(fwd, params, window, x_now, y_now, lr) -> dict[str, float]:
     """Plain SGD through the window (no graph), then both definitions of the loss at the weights reached:
-    the mean loss over the next batch alone, and over the next batch together with the window's inputs."""
+    the mean loss over the next batch alone, and the training loss after t steps: the next batch's mean
+    standing in for the whole set plus each window input's own loss at weight 1 / N_TOTAL."""
     theta = {k: v.clone().requires_grad_(True) for k, v in params.items()}
     for xj, yj in window:
         grads = torch.autograd.grad(F.cross_entropy(fwd(theta, xj), yj), list(theta.values()))
         theta = {k: (v - lr * g).detach().requires_grad_(True) for (k, v), g in zip(theta.items(), grads)}
     with torch.no_grad():
-        x_all = torch.cat([x_now, *[xj for xj, _ in window]])
-        y_all = torch.cat([y_now, *[yj for _, yj in window]])
-        return {S.TRANSFER: F.cross_entropy(fwd(theta, x_now), y_now).item(),
-                S.OWN: F.cross_entropy(fwd(theta, x_all), y_all).item()}
+        x_win = torch.cat([xj for xj, _ in window])
+        y_win = torch.cat([yj for _, yj in window])
+        now = F.cross_entropy(fwd(theta, x_now), y_now).item()
+        return {S.TRANSFER: now,
+                S.OWN: now + F.cross_entropy(fwd(theta, x_win), y_win, reduction="sum").item() / N_TOTAL}
 
 
 def test_both_definitions_match_finite_differences(float64):
@@ -68,7 +73,7 @@ def test_both_definitions_match_finite_differences(float64):
     fwd, params = tiny_net()
     window, x_now, y_now = batches(1, (5, 5, 5))
     lr, eps = 0.5, 1e-6
-    grads = S.unrolled_input_grads(fwd, params, window, x_now, y_now, lr)
+    grads = S.unrolled_input_grads(fwd, params, window, x_now, y_now, lr, n_total=N_TOTAL)
     assert set(grads) == set(S.DEFINITIONS)
     for name in S.DEFINITIONS:
         assert [gr.shape for gr in grads[name]] == [xj.shape for xj, _ in window]
@@ -82,25 +87,23 @@ def test_both_definitions_match_finite_differences(float64):
             fd = (moved[1][name] - moved[-1][name]) / (2 * eps)
             assert abs(fd) > 1e-6                                    # the check is not vacuous
             assert grads[name][j][pixel].item() == pytest.approx(fd, rel=1e-5, abs=1e-9), name
-    # the own term: own+transfer is not the transfer gradient rescaled to the larger batch
-    n_now, n_all = len(y_now), len(y_now) + sum(len(yj) for _, yj in window)
+    # the own term: own+transfer is not the transfer gradient
     for own, tr in zip(grads[S.OWN], grads[S.TRANSFER]):
-        assert not torch.allclose(own, tr * n_now / n_all, rtol=1e-3, atol=1e-8)
+        assert not torch.allclose(own, tr, rtol=1e-3, atol=1e-8)
 
 
 def test_without_updates_only_the_own_term_is_left(float64):
     """With lr 0 the weights never move: the next batch does not depend on the window's inputs (transfer
     gradient exactly 0), while the loss after t steps still does, through each input's own forward pass:
-    exactly the plain input gradient of that input's loss, weighted 1 / (examples in L_t)."""
+    exactly the plain input gradient of that input's loss, weighted 1 / (training examples)."""
     fwd, params = tiny_net(1)
     window, x_now, y_now = batches(2, (3, 5))
-    grads = S.unrolled_input_grads(fwd, params, window, x_now, y_now, lr=0.0)
-    n_all = len(y_now) + 8
+    grads = S.unrolled_input_grads(fwd, params, window, x_now, y_now, lr=0.0, n_total=N_TOTAL)
     for (xj, yj), own, tr in zip(window, grads[S.OWN], grads[S.TRANSFER]):
         assert torch.count_nonzero(tr) == 0
         x = xj.clone().requires_grad_(True)
         direct, = torch.autograd.grad(F.cross_entropy(fwd(params, x), yj, reduction="sum"), x)
-        assert torch.allclose(own, direct / n_all, rtol=1e-10, atol=1e-14)
+        assert torch.allclose(own, direct / N_TOTAL, rtol=1e-10, atol=1e-14)
         assert own.abs().sum() > 0
 
 
@@ -109,15 +112,15 @@ def test_class_split_adds_up_and_the_own_term_is_diagonal(float64):
     window, x_now, _ = batches(3, (5, 5), now=6)
     y_now = torch.tensor([0, 1, 2, 0, 1, 2])
     groups = dict(class_of_now=y_now, n_groups=3, class_of_window=[yj for _, yj in window])
-    total = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3)
-    split = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3, **groups)
+    total = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3, n_total=N_TOTAL)
+    split = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.3, **groups, n_total=N_TOTAL)
     for name in S.DEFINITIONS:
         for t, s in zip(total[name], split[name]):
             assert s.shape == (3, *t.shape)
             assert torch.allclose(s.sum(0), t, atol=1e-12)
             assert (s.abs().flatten(1).sum(1) > 0).all()
     # without updates, class c's loss depends only on the inputs of class c (their own terms)
-    still = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.0, **groups)
+    still = S.unrolled_input_grads(fwd, params, window, x_now, y_now, 0.0, **groups, n_total=N_TOTAL)
     for (_, yj), s in zip(window, still[S.OWN]):
         per_input = s.abs().flatten(2).sum(2)                        # (loss class, input)
         off = torch.arange(3).unsqueeze(1) != yj.unsqueeze(0)

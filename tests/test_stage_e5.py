@@ -108,8 +108,14 @@ def test_e5_teaser_moves_images_to_the_model_and_results_back(monkeypatch):
     hist = fit([spec, spec], make_train_set(train, corrs), val)
     labels = [{"kind": "none", "p": 0.0}, {"kind": "randY", "p": 1.0}]
 
-    on_model_device, to_cpu, numpy_devices = [], [], []
-    real_predict, real_cpu, real_numpy = E5.predict, torch.Tensor.cpu, torch.Tensor.numpy
+    on_model_device, to_cpu, numpy_devices, moved_to = [], [], [], []
+    real_predict, real_cpu, real_numpy, real_to = E5.predict, torch.Tensor.cpu, torch.Tensor.numpy, torch.Tensor.to
+
+    def to(self, *a, **kw):
+        target = a[0] if a else kw.get("device")
+        if isinstance(target, torch.device) and self.ndim == 4:
+            moved_to.append((tuple(self.shape), target))
+        return real_to(self, *a, **kw)
 
     def predict(model, x, k, **kw):
         on_model_device.append(x.device == model.mean.device)
@@ -126,7 +132,11 @@ def test_e5_teaser_moves_images_to_the_model_and_results_back(monkeypatch):
     monkeypatch.setattr(E5, "predict", predict)
     monkeypatch.setattr(torch.Tensor, "cpu", cpu)
     monkeypatch.setattr(torch.Tensor, "numpy", numpy)
+    monkeypatch.setattr(torch.Tensor, "to", to)
     E5._teaser(cfg, [spec, spec], labels, [(hist, [0, 1])], corrs, train, val, n=4)
+    monkeypatch.setattr(torch.Tensor, "to", real_to)
     assert on_model_device == [True, True]
+    # the teaser's 8 digits are sent to the model's own device (on a GPU: CUDA) for each model
+    assert moved_to.count(((8, 1, 28, 28), hist.model.mean.device)) == 2
     assert (8,) in to_cpu and (4, 784) in to_cpu             # predictions of 8 digits, 4 units' weights
     assert numpy_devices and set(numpy_devices) == {"cpu"}

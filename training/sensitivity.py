@@ -4,10 +4,11 @@ training input, through the unrolled SGD updates, and the Gini coefficient of th
 Two definitions of "the loss after t steps", L_t, computed together from one unrolled graph:
 
 - "own+transfer" (the paper's words: L_t is the training loss after t steps, so a training input x
-  enters it twice): L_t is the mean loss at the current weights theta_t over the current minibatch B_t
-  together with the inputs of the unrolled window W. dL_t/dx for x in W then holds x's own term
-  (the gradient of its own loss at theta_t through its own forward pass) plus its effect on every
-  loss in B_t and W through the SGD updates it took part in.
+  enters it twice): L_t is the mean loss over the whole training set at the current weights theta_t,
+  with the current minibatch B_t standing in for the set and each input x of the unrolled window W
+  adding its own loss at its true weight 1/N. dL_t/dx for x in W then holds x's own term (the gradient
+  of its own loss at theta_t through its own forward pass, weighted 1/N as in the training loss) plus
+  its effect through the SGD updates it took part in.
 - "transfer": L_t is the mean loss over B_t only, the next minibatch, so only the effect through the
   updates remains (what this project measured before; kept for comparison).
 
@@ -55,7 +56,7 @@ def _group_sums(per: torch.Tensor, groups: torch.Tensor | None, n_groups: int) -
 
 def unrolled_input_grads(fwd: Callable, params: dict, window: Sequence[tuple], x_now, y_now, lr: float,
                          class_of_now: torch.Tensor | None = None, n_groups: int = 0,
-                         class_of_window: Sequence[torch.Tensor] | None = None) -> dict[str, list]:
+                         class_of_window: Sequence[torch.Tensor] | None = None, *, n_total: int) -> dict[str, list]:
     """Gradient of the loss after the window's SGD steps with respect to the inputs of those steps,
     under both definitions of that loss (DEFINITIONS).
 
@@ -63,8 +64,11 @@ def unrolled_input_grads(fwd: Callable, params: dict, window: Sequence[tuple], x
     minibatches, oldest first; each SGD step theta <- theta - lr * grad L_j(theta) (L_j the batch's
     mean loss) is unrolled with create_graph, reaching theta_t. Then
     - "transfer":     L_t = mean over (x_now, y_now) of CE(f(theta_t, x), y);
-    - "own+transfer": L_t = mean over (x_now, y_now) and every (x_j, y_j) of CE(f(theta_t, x), y)
-                      (each example weighs 1 / (|B_t| + |W|); the x_j are the differentiated leaves),
+    - "own+transfer": L_t = the training loss after t steps, the mean over all n_total training examples:
+                      the next batch's mean stands in for it (its gradient estimates the whole set's), and
+                      each window input's own loss CE(f(theta_t, x_j), y_j) enters at its true weight
+                      1 / n_total (the x_j are the differentiated leaves). (Weighting the own terms as
+                      members of a |B_t| + |W| sample would overweight them n_total / (|B_t| + |W|) times.)
     and both are differentiated with respect to every x_j through the same unrolled graph.
     Returns {definition: [tensor shaped like x_j for each window batch]}.
     With class_of_now, class_of_window (one class tensor per window batch) and n_groups, each L_t is
@@ -74,10 +78,10 @@ def unrolled_input_grads(fwd: Callable, params: dict, window: Sequence[tuple], x
     independent runs: each run's loss is its own batch mean, and since no run's loss depends on
     another run's inputs, the gradients of the summed losses are every run's own.
     """
-    return _unrolled(fwd, params, window, x_now, y_now, lr, class_of_now, n_groups, class_of_window)[0]
+    return _unrolled(fwd, params, window, x_now, y_now, lr, class_of_now, n_groups, class_of_window, n_total)[0]
 
 
-def _unrolled(fwd, params, window, x_now, y_now, lr, class_of_now, n_groups, class_of_window):
+def _unrolled(fwd, params, window, x_now, y_now, lr, class_of_now, n_groups, class_of_window, n_total):
     """unrolled_input_grads, and the weights the unrolled steps reach (detached): the training loop's
     own SGD steps, so it need not take them a second time."""
     xs = [xj.detach().clone().requires_grad_(True) for xj, _ in window]
@@ -100,12 +104,11 @@ def _unrolled(fwd, params, window, x_now, y_now, lr, class_of_now, n_groups, cla
     # torch.autograd.grad(..., is_grads_batched=True) (vmap), 2-4x for the two sums of a plain step
     passes = [torch.autograd.grad(s, xs, retain_graph=i < len(sums) - 1) for i, s in enumerate(sums)]
     raw = [torch.stack([p[j] for p in passes]) for j in range(len(xs))]                  # each (2G, ...)
-    n_all = y_all.shape[-1]
     out: dict[str, list] = {OWN: [], TRANSFER: []}
     for r in raw:
         now, win = r[:g], r[g:]
         out[TRANSFER].append(now / b if split else now[0] / b)
-        both = (now + win) / n_all
+        both = now / b + win / n_total
         out[OWN].append(both if split else both[0])
     return out, {name: p.detach() for name, p in theta.items()}
 
@@ -185,7 +188,7 @@ def _loss_sensitivity(x, y, n_classes, width, depth, lr, batch_size, steps, wind
             grads, theta = _unrolled(                                # theta: the weights after t - 1 steps
                 fwd, start, win, x[runs, idx], y.gather(1, idx), lr,
                 classes.gather(1, idx) if want_matrix else None, 10 if want_matrix else 0,
-                [classes.gather(1, j) for _, j in recent] if want_matrix else None)
+                [classes.gather(1, j) for _, j in recent] if want_matrix else None, n)
             for d, name in enumerate(DEFINITIONS):
                 for (_, j), gj in zip(recent, grads[name]):
                     flat = (j + runs * n).flatten()                  # positions in gsum[d] viewed as (K*N,)

@@ -8,8 +8,9 @@ a few examples carry most of the sensitivity (patterns), low when it is spread e
 
 Two definitions of L_t are measured in the same run (training.sensitivity.DEFINITIONS):
 - "own+transfer" reads the paper's words, "the loss after t steps": the mean loss at the current
-  weights over the current minibatch and the window's inputs, so x's own term (its own loss through
-  its own forward pass) counts as well as its effect through the unrolled updates. The claims use it.
+  weights over the whole training set (the current minibatch standing in for it, and each window
+  input's own loss at its weight 1/N), so x's own term (its own loss through its own forward pass)
+  counts as well as its effect through the unrolled updates. The claims use it.
 - "transfer": the next minibatch's loss only (x reaches it only through the updates).
 
 Panels and conditions (inputs replaced by Gaussian noise with the digits' mean and std, randX):
