@@ -48,19 +48,21 @@ def gini_view() -> dict:
     return out
 
 
-def class_heatmap(cells: pd.DataFrame):
-    """Fig. 4's class-by-class sensitivity: one square per (loss class, input class), real and random side by side."""
+def class_heatmap(cells: pd.DataFrame, title: str, top: float):
+    """Fig. 4's class-by-class sensitivity of one condition: one square per (loss class, input class).
+    (One single-view chart per condition, side by side in columns: a faceted chart does not draw at the
+    stretched width the story's charts use.)"""
     import altair as alt
 
-    return alt.Chart(cells).mark_rect().encode(
+    return alt.Chart(cells, title=title).mark_rect().encode(
         x=alt.X("input_class:O", title="class of the input x"),
         y=alt.Y("loss_class:O", title="class whose loss is measured"),
-        color=alt.Color("row_share:Q", title="share of the row", scale=alt.Scale(scheme="blues"),
+        color=alt.Color("row_share:Q", title="share of the row", scale=alt.Scale(scheme="blues", domain=[0, top]),
                         legend=alt.Legend(format="%", orient="bottom")),
         tooltip=[alt.Tooltip("condition:N"), alt.Tooltip("loss_class:O", title="loss class"),
                  alt.Tooltip("input_class:O", title="input class"),
                  alt.Tooltip("row_share:Q", title="share of the row", format=".1%")],
-    ).properties(width=170, height=170).facet(column=alt.Column("condition:N", title=None))
+    ).properties(height=260)
 
 
 def gini_round() -> None:
@@ -154,10 +156,14 @@ def class_mass(view: dict, definition: str) -> None:
     st.markdown(f"And across classes ({when}): the share of sensitivity that flows between *different* classes is "
                 f"real {ui.pct(real, 1)}, random {ui.pct(rand, 1)}: {verdict}.{other}")
     shown = cells[cells["definition"] == definition]
-    ui.chart(partial(class_heatmap, shown),
-             caption=f"Loss-sensitivity by class ({definition}): row = the class whose loss is measured, column = "
-                     "the class of the input it depends on; each row sums to 100 %. Mean over seeds.",
-             data=shown, folder="e2", key=f"match-gini-matrix-{definition}")
+    names = {"real": "real digits", "random": "random inputs"}
+    for col, cond in zip(st.columns(2), ("real", "random")):
+        one = shown[shown["condition"] == cond]
+        with col:
+            ui.chart(partial(class_heatmap, one, names[cond], float(shown["row_share"].max())),
+                     caption=f"{names[cond].capitalize()} ({definition}): row = the class whose loss is measured, "
+                             "column = the class of the input it depends on; each row sums to 100 %. Mean over seeds.",
+                     data=one, folder="e2", key=f"match-gini-matrix-{definition}-{cond}")
 
 
 CSR = dict(needs=["kind"], numeric=["seed", "p", "epoch", "csr"])

@@ -91,9 +91,15 @@ def _spec(key: str, data_hash: int, _build: Callable) -> dict:
     # the builders are unit-tested with validation on, so here the finished spec is cached, unvalidated.
     spec = _build().to_dict(validate=False)
     # the chart's height is its plot's height; axes and the legend below it add to it (Streamlit's default
-    # "fit" would squeeze the plot to make room for a bottom legend)
-    spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    # "fit" would squeeze the plot to make room for a bottom legend). Faceted and concatenated charts size
+    # their own panels: "fit" autosizing is for single views only (on a facet it draws nothing at all).
+    if not _compound(spec):
+        spec["autosize"] = {"type": "fit-x", "contains": "padding"}
     return spec
+
+
+def _compound(spec: dict) -> bool:
+    return any(k in spec for k in ("facet", "hconcat", "vconcat", "concat"))
 
 
 def chart(build: Callable, *, caption: str, data: pd.DataFrame, folder: str, key: str,
@@ -102,7 +108,8 @@ def chart(build: Callable, *, caption: str, data: pd.DataFrame, folder: str, key
     and provenance. The spec is cached per `key` and content of `data`, so `key` must name every other
     input of the chart (e.g. the data set or noise level picked)."""
     spec = _spec(key, fingerprint(data), build)
-    st.vega_lite_chart(spec, width="stretch", alt=alt_text or caption, key=f"chart-{key}")
+    st.vega_lite_chart(spec, width="content" if _compound(spec) else "stretch", alt=alt_text or caption,
+                       key=f"chart-{key}")
     st.caption(caption)
     provenance(folder, data, key)
 
