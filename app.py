@@ -20,6 +20,42 @@ st.set_page_config(layout="centered",  # each chapter sets its own tab title and
                    initial_sidebar_state="auto")
 
 
+HOW_GPU = ("A GPU set comes from one command on a GPU machine, `python -m training.run_profile --profile gpu "
+           "--out results/gpu` (the `gpu` profile: all of CIFAR-10 with the paper's CNN, the MNIST sample at "
+           "width 4096; {minutes} on one H200 by the planner's estimate), committed beside `artifacts/`. "
+           "It then appears here, and is shown by default.")
+
+
+def result_set_switch() -> None:
+    """The sidebar's choice of result set (kept in the session and in the link as ?results=NAME)."""
+    sets = A.result_sets()
+    names = [s.name for s in sets]
+    if st.session_state.get(A.STATE_KEY) not in names:  # first run of a session, or a set that went away
+        asked = st.query_params.get("results")
+        st.session_state[A.STATE_KEY] = asked if asked in names else names[0]
+    st.sidebar.markdown("#### 🗂️ Result set")
+    if len(sets) > 1:
+        labels = {s.name: s.label for s in sets}
+        st.sidebar.radio("Which runs the pages show", names, key=A.STATE_KEY, format_func=labels.get,
+                         help="Every chart and the scoreboard say which set they show. The default is the "
+                              "largest-scale set present.")
+    else:
+        st.sidebar.caption(f"**{sets[0].label}**, the only set here.")
+        st.sidebar.caption(HOW_GPU.format(minutes=gpu_minutes()))
+    if st.session_state[A.STATE_KEY] != names[0] or "results" in st.query_params:
+        st.query_params["results"] = st.session_state[A.STATE_KEY]  # a shared link shows the same set
+
+
+def gpu_minutes() -> str:
+    """The planner's estimate for the gpu profile, as recorded by the plan stage (if present)."""
+    try:
+        plan = A.table("plan", "plan", needs=("profile", "device", "minutes"), numeric=("minutes",))
+    except A.Missing:
+        return "a few minutes"
+    rows = plan[(plan.profile == "gpu") & (plan.device == "h200")]
+    return f"about {rows.minutes.sum():.0f} min" if len(rows) else "a few minutes"
+
+
 def provenance_badge() -> None:
     """What produced the numbers on every page: profile, datasets, device, date, how to reproduce."""
     found = A.manifests()
@@ -52,6 +88,7 @@ def provenance_badge() -> None:
 
 pages = [st.Page(c.file, title=c.title, icon=c.icon, url_path=c.url or None, default=not c.url) for c in CHAPTERS]
 page = st.navigation(pages, position="sidebar", expanded=True)
+result_set_switch()
 provenance_badge()
 try:
     page.run()

@@ -43,7 +43,7 @@ kind = left.radio("Noise", ["none", "randY", "randX"], format_func=lambda k: {"n
 p = 0.0 if kind == "none" else right.select_slider("Share corrupted (p)", [round(0.1 * i, 1) for i in range(1, 11)],
                                                    value=0.4, format_func=lambda v: f"{v:.0%}", key="design-p")
 regs = ["none", *sorted(set(table["regularizer"]) - {"none"})]
-reg = left.selectbox("Regularizer", regs, format_func=P.REG_NAME.get, key="design-reg")
+reg = left.selectbox("Regularizer", regs, format_func=lambda r: P.REG_NAME.get(r, r.replace("_", " ")), key="design-reg")
 levels = sorted(table.loc[table["regularizer"] == reg, "strength"].unique()) if reg != "none" else [0.0]
 strength = levels[0] if len(levels) < 2 else right.select_slider("Strength", levels, value=levels[len(levels) // 2],
                                                                  key="design-strength")

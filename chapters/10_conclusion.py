@@ -11,12 +11,20 @@ VERDICTS = ["reproduced", "partly", "not reproduced", "not run"]
 BADGE = {"reproduced": "✅", "partly": "🌗", "not reproduced": "❌", "not run": "⏸️"}
 COLOR = {"reproduced": P.TEAL, "partly": "#DDAA33", "not reproduced": P.RED, "not run": P.GREY}
 
+SCALE_NOTE = {
+    "cpu": "a 10,000-digit MNIST sample, a few thousand CIFAR-10 images, narrow networks, a few dozen epochs on two "
+           "CPU cores",
+    "gpu": "the 10,000-digit MNIST sample at the paper's width 4,096 and all 50,000 CIFAR-10 images with the paper's "
+           "CNN, but far fewer epochs, seeds and settings than the paper, in one ten-minute GPU run",
+    "smoke": "a seconds-long plumbing test whose numbers mean nothing",
+}
+chosen = A.selected()
 st.title("🎉 The scoreboard")
 st.markdown(
     "Time to grade the paper against our own runs. Each claim below was checked by a rule written in code (it "
-    "is printed under every claim) that reads only the tables in `artifacts/`; nobody typed a verdict in. Our runs are "
-    "much smaller than the paper's (a 10,000-digit MNIST sample, narrow networks, a few dozen epochs on two CPU "
-    "cores), so *partly* is an honest and common grade."
+    "is printed under every claim) that reads only the result tables; nobody typed a verdict in. Our runs are "
+    f"much smaller than the paper's ({SCALE_NOTE.get(chosen.profile, 'see the sidebar')}), so *partly* is an honest "
+    "and common grade."
 )
 
 try:
@@ -24,6 +32,9 @@ try:
 except A.Missing as err:
     ui.missing(err, "The scoreboard")
     st.stop()
+
+st.info(f"🗂️ These verdicts read the result set **{chosen.label}**"
+        + (" (the sidebar switches it)." if len(A.result_sets()) > 1 else "."))
 
 claims = claims.fillna("")
 tested = claims[claims["kind"] == "experiment"]

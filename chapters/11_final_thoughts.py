@@ -24,16 +24,51 @@ st.code("pip install -r requirements-dev.txt\n"
         "dvc metrics show                # the headline numbers\n"
         "dvc exp run -S profile=paper    # the paper's scale, on a GPU", language="bash")
 
+st.subheader("💸 What a larger scale would cost")
+try:
+    plan = A.table("plan", "plan", needs=("profile", "device", "stage", "tflop", "minutes"),
+                   numeric=("tflop", "minutes"))
+except A.Missing as err:
+    ui.missing(err, "The planner's estimates")
+else:
+    cost = (plan.groupby(["profile", "device"], sort=False)
+            .agg(stages=("stage", "size"), tflop=("tflop", "sum"), minutes=("minutes", "sum")).reset_index())
+    device_name = {"laptop": "this 2-core CPU", "h200": "one NVIDIA H200"}
+    cost["device"] = cost["device"].map(lambda d: device_name.get(d, d))
+    cost["hours"] = cost["minutes"] / 60
+    paper_h200 = cost[(cost.profile == "paper") & (cost.device == device_name["h200"])]
+    gpu_h200 = cost[(cost.profile == "gpu") & (cost.device == device_name["h200"])]
+    st.markdown(
+        "The planner (`python -m training.plan --profile NAME --peak-tflops N`) counts every stage's training FLOPs "
+        "from its own settings and model and turns them into minutes on a device of a given speed, assuming "
+        "half of its matmul peak plus a fixed cost per optimiser step. "
+        + (f"The paper's full scale (`profile=paper`) comes to **{paper_h200.tflop.iloc[0] / 1e3:,.0f} PFLOP**, "
+           f"about **{paper_h200.hours.iloc[0]:,.0f} hours** on one H200. " if len(paper_h200) else "")
+        + (f"The `gpu` profile, sized for one ten-minute run, comes to **{gpu_h200.minutes.iloc[0]:.1f} minutes** "
+           "there. " if len(gpu_h200) else "")
+        + "Times marked as upper bounds in the table below come in lower in practice: E4 stops once its runs fit "
+          "and the CSR search stops early.")
+    st.dataframe(cost[["profile", "device", "stages", "tflop", "minutes", "hours"]], hide_index=True, width="stretch",
+                 column_config={"tflop": st.column_config.NumberColumn("TFLOP", format="%.1f"),
+                                "minutes": st.column_config.NumberColumn("est. minutes", format="%.1f"),
+                                "hours": st.column_config.NumberColumn("est. hours", format="%.2f")})
+    st.caption("From artifacts/plan/plan.csv, written by the `plan` stage from params.yaml (`plan:` names the "
+               "devices and the assumptions). A GPU set is made with `python -m training.run_profile --profile gpu "
+               "--out results/gpu` and shows up in the sidebar's result-set switch.")
+
 st.subheader("🖥️ What ran where")
 found = A.manifests()
 if not found:
     st.info("🧩 **No results have been produced yet.** Run `dvc repro`; this table then lists every stage.")
 else:
     rows = []
+    chosen = A.selected()
+    where = chosen.path.relative_to(A.ROOT).as_posix() if chosen.path.is_relative_to(A.ROOT) else chosen.path.name
+    st.caption(f"Result set shown: **{chosen.label}**.")
     for folder, m in found.items():
         data = ", ".join(f"{ui.DATASET_NAME.get(n, n)} {d.get('n_train', '?')}/{d.get('n_val', '?')}"
                          for n, d in m.get("datasets", {}).items())
-        rows.append({"results": f"artifacts/{folder}", "profile": m.get("profile", "?"), "device": m.get("device", "?"),
+        rows.append({"results": f"{where}/{folder}", "profile": m.get("profile", "?"), "device": m.get("device", "?"),
                      "processor": m.get("device_name", "?"), "data (train/val)": data or "—",
                      "seconds": m.get("seconds"), "finished": str(m.get("finished", ""))[:16].replace("T", " "),
                      "git": m.get("git_revision", "?"), "reproduce": A.reproduce(folder)})

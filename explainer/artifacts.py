@@ -5,8 +5,12 @@ the next rerun without restarting the app. A missing, empty or malformed file ra
 whose message says what is wrong and which command regenerates it; pages turn it into a friendly
 note (`explainer.ui.missing`) and never show a traceback.
 
-The root is artifacts/ next to this package, or the folder named by $EXPLAINER_ARTIFACTS (tests and
-development point it at a scratch copy).
+Result sets: artifacts/ holds what `dvc repro` makes on a laptop (the CPU profile); results/<name>/
+holds sets made elsewhere (a GPU run of the `gpu` profile, written by `python -m training.run_profile`)
+with the same layout and a resultset.json of their provenance. The visitor picks one in the sidebar;
+the default is the largest-scale set present (profile order smoke < cpu < gpu < paper). Every reader
+below reads the selected set. $EXPLAINER_ARTIFACTS and $EXPLAINER_RESULTS point both at scratch
+copies (tests, development).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import json
 import os
 import time
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +29,11 @@ import streamlit as st
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = "EXPLAINER_ARTIFACTS"
+RESULTS_ENV = "EXPLAINER_RESULTS"
+RESULTSET = "resultset.json"
+SCALE = {"smoke": 0, "cpu": 1, "gpu": 2, "paper": 3}  # which profile is the larger scale
+PROFILE_NAME = {"smoke": "smoke test", "cpu": "CPU profile", "gpu": "GPU profile", "paper": "paper profile"}
+STATE_KEY = "result-set"  # st.session_state key (and query parameter `results`) of the visitor's choice
 
 
 class Missing(Exception):
@@ -34,8 +44,94 @@ class Missing(Exception):
         super().__init__(what)
 
 
-def root() -> Path:
+@dataclass(frozen=True)
+class ResultSet:
+    """One folder of results: `name` ("cpu" for artifacts/, else its folder under results/), its
+    profile, where it ran, and resultset.json's provenance (empty for artifacts/, whose provenance
+    is dvc.lock and the manifests)."""
+
+    name: str
+    path: Path
+    profile: str
+    device: str
+    info: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def label(self) -> str:
+        return f"{PROFILE_NAME.get(self.profile, self.profile)} · {self.device}"
+
+    @property
+    def scale(self) -> int:
+        return SCALE.get(self.profile, -1)
+
+
+def _base() -> Path:
     return Path(os.environ.get(ENV) or ROOT / "artifacts")
+
+
+def _results() -> Path:
+    return Path(os.environ.get(RESULTS_ENV) or ROOT / "results")
+
+
+def _artifacts_set() -> ResultSet:
+    """artifacts/ as a set: its profile and device are the ones most of its manifests name."""
+    found = [json.loads(p.read_text()) for p in sorted(_base().glob("**/manifest.json")) if p.stat().st_size]
+    def most(key, default):
+        values = [m.get(key) for m in found if m.get(key)]
+        return max(set(values), key=values.count) if values else default
+    device = most("device_name", "")
+    kind = most("device", "cpu")
+    return ResultSet("cpu", _base(), most("profile", "cpu"), f"{kind} ({device})" if device else kind)
+
+
+@st.cache_data(show_spinner=False, ttl=5)
+def _sets(stamp: tuple) -> list[ResultSet]:
+    out = [_artifacts_set()]
+    folder = _results()
+    for info_path in sorted(folder.glob(f"*/{RESULTSET}")) if folder.is_dir() else []:
+        try:
+            info = json.loads(info_path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(info, dict):
+            continue
+        name = info_path.parent.name
+        device = f"{info.get('device', '?')} ({info.get('device_name', '?')})"
+        out.append(ResultSet(name, info_path.parent, str(info.get("profile", "?")), device, info))
+    return sorted(out, key=lambda s: (-s.scale, s.name != "cpu", s.name))  # largest scale first
+
+
+def result_sets() -> list[ResultSet]:
+    """Every result set present, the largest-scale first (the default)."""
+    return _sets((str(_base()), str(_results())))
+
+
+def _chosen_name() -> str | None:
+    """The visitor's pick: the sidebar's (session state), else a `?results=` link; None outside a session."""
+    try:
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+        if get_script_run_ctx(suppress_warning=True) is None:
+            return None
+        return st.session_state.get(STATE_KEY) or st.query_params.get("results")
+    except Exception:  # bare mode, the prefetch thread
+        return None
+
+
+def selected() -> ResultSet:
+    """The set every reader reads: the visitor's pick if it exists, else the largest-scale one."""
+    sets = result_sets()
+    want = _chosen_name()
+    return next((s for s in sets if s.name == want), sets[0])
+
+
+def root() -> Path:
+    return selected().path
+
+
+def shown() -> str:
+    """The selected set's folder as a reader would name it: artifacts, or results/<name>."""
+    chosen = selected()
+    return "artifacts" if chosen.name == "cpu" else f"results/{chosen.name}"
 
 
 def reproduce(folder: str) -> str:
@@ -69,7 +165,7 @@ def _read_json(path: str, mtime: int) -> dict:
 def _path(folder: str, file: str) -> Path:
     path = root() / folder / file
     if not path.is_file():
-        raise Missing(f"`artifacts/{folder}/{file}` has not been produced yet", folder)
+        raise Missing(f"`{shown()}/{folder}/{file}` has not been produced yet", folder)
     return path
 
 
@@ -79,15 +175,15 @@ def table(folder: str, name: str, needs=(), numeric=()) -> pd.DataFrame:
     try:
         df = _read_csv(str(path), _stamp(path))
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as err:  # EmptyDataError is a ValueError
-        raise Missing(f"`artifacts/{folder}/{name}.csv` could not be read ({type(err).__name__})", folder) from err
+        raise Missing(f"`{shown()}/{folder}/{name}.csv` could not be read ({type(err).__name__})", folder) from err
     lacking = [c for c in (*needs, *numeric) if c not in df.columns]
     if lacking:
-        raise Missing(f"`artifacts/{folder}/{name}.csv` lacks the column(s) {', '.join(lacking)}", folder)
+        raise Missing(f"`{shown()}/{folder}/{name}.csv` lacks the column(s) {', '.join(lacking)}", folder)
     wrong = [c for c in numeric if not pd.api.types.is_numeric_dtype(df[c])]
     if wrong:
-        raise Missing(f"`artifacts/{folder}/{name}.csv` has non-numeric values in {', '.join(wrong)}", folder)
+        raise Missing(f"`{shown()}/{folder}/{name}.csv` has non-numeric values in {', '.join(wrong)}", folder)
     if df.empty:
-        raise Missing(f"`artifacts/{folder}/{name}.csv` is empty", folder)
+        raise Missing(f"`{shown()}/{folder}/{name}.csv` is empty", folder)
     return df
 
 
@@ -97,10 +193,10 @@ def arrays(folder: str, name: str, needs=()) -> dict[str, np.ndarray]:
     try:
         out = _read_npz(str(path), _stamp(path))
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
-        raise Missing(f"`artifacts/{folder}/{name}.npz` could not be read ({type(err).__name__})", folder) from err
+        raise Missing(f"`{shown()}/{folder}/{name}.npz` could not be read ({type(err).__name__})", folder) from err
     lacking = [k for k in needs if k not in out]
     if lacking:
-        raise Missing(f"`artifacts/{folder}/{name}.npz` lacks the array(s) {', '.join(lacking)}", folder)
+        raise Missing(f"`{shown()}/{folder}/{name}.npz` lacks the array(s) {', '.join(lacking)}", folder)
     return out
 
 

@@ -12,7 +12,8 @@ OUTCOMES = ["best_val_acc", "final_train_acc", "fit_epoch"]
 SOURCES = {"e3/randX": "E3 capacity", "e3/randY": "E3 capacity", "e4/width": "E4 time to fit",
            "e4/size": "E4 time to fit", "e5/mnist10k": "E5 partial noise", "e5/cifar10": "E5 partial noise",
            **{f"e6/{f}": "E6 regularizers" for f in
-              ("dropout", "input_dropout", "input_noise", "hidden_noise", "weight_decay", "adversarial")}}
+              ("dropout", "input_dropout", "input_noise", "hidden_noise", "weight_decay", "adversarial",
+               "cifar_dropout", "cifar_adversarial")}}
 
 
 def _setting(m: dict, folder: str) -> dict:
@@ -34,7 +35,11 @@ def rows_of(folder: str, summary: pd.DataFrame, m: dict) -> pd.DataFrame:
     if folder.startswith("e6/"):
         random = summary["labels"].eq("random")
         out["kind"], out["p"] = np.where(random, "randY", "none"), np.where(random, 1.0, 0.0)
-        out["regularizer"] = folder.split("/")[1]
+        family = summary["family"] if "family" in summary.columns else pd.Series(folder.split("/")[1], summary.index)
+        drop = summary["dropout"] if "dropout" in summary.columns else pd.Series(0.0, summary.index)
+        # the adversarial items pair each weight with a dropout rate: both are part of the setting
+        out["regularizer"] = [f"{f} + dropout {d:g}" if f == "adversarial" and d > 0 else f
+                              for f, d in zip(family, drop)]
     else:
         out["regularizer"], out["strength"] = "none", 0.0
     out["p"] = out["p"].astype(float)

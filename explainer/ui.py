@@ -38,7 +38,7 @@ def _when(m: dict) -> str:
 def describe(m: dict, folder: str) -> str:
     """One markdown paragraph on what produced artifacts/<folder>."""
     if not m:
-        return f"`artifacts/{folder}` has no readable manifest, so its origin is unknown."
+        return f"`{A.shown()}/{folder}` has no readable manifest, so its origin is unknown."
     data = "; ".join(f"{DATASET_NAME.get(name, name)}: {d.get('n_train', '?'):,} training / {d.get('n_val', '?'):,} "
                      f"validation examples from `{d.get('source', '?')}`" for name, d in m.get("datasets", {}).items())
     smoke = " ⚠️ *smoke profile: a seconds-long plumbing test, its numbers mean nothing*" if m.get("profile") == "smoke" else ""
@@ -110,8 +110,14 @@ def chart(build: Callable, *, caption: str, data: pd.DataFrame, folder: str, key
     spec = _spec(key, fingerprint(data), build)
     st.vega_lite_chart(spec, width="content" if _compound(spec) else "stretch", alt=alt_text or caption,
                        key=f"chart-{key}")
-    st.caption(caption)
+    st.caption(f"{caption} {result_set_note()}")
     provenance(folder, data, key)
+
+
+def result_set_note() -> str:
+    """Which result set a chart or table shows, for its caption (the sidebar switches it)."""
+    chosen = A.selected()
+    return f"· *Results: {chosen.label}.*"
 
 
 def enlarge(img: np.ndarray, factor: int = 3) -> np.ndarray:

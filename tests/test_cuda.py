@@ -23,10 +23,10 @@ DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
 def commands() -> list[tuple[str, str]]:
-    """(name, command) of every training stage in dvc.yaml, one per foreach item (claims excluded)."""
+    """(name, command) of every training stage in dvc.yaml, one per foreach item (claims and plan excluded)."""
     out = []
     for name, stage in DVC.items():
-        if name == "claims":
+        if name in ("claims", "plan"):  # no training: tables from tables / from params
             continue
         for item in stage.get("foreach", [None]):
             cmd = " ".join(stage.get("do", stage)["cmd"].split())

@@ -23,6 +23,9 @@ SPLIT_SEED = 20170612  # the one fixed split of the shipped sample (arXiv date o
 N_VAL = 2000           # validation digits held out of the 10k sample (stratified)
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 DATASETS = ("mnist10k", "mnist", "cifar10")
+# image shape, training and validation examples of each (the planner sizes runs from these)
+SIZES = {"mnist10k": ((1, 28, 28), 8000, 2000), "mnist": ((1, 28, 28), 60000, 10000),
+         "cifar10": ((3, 32, 32), 50000, 10000)}
 
 
 class DatasetMissing(FileNotFoundError):
@@ -75,7 +78,7 @@ def stratified_indices(y: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     y = y.numpy()
     classes, counts = np.unique(y, return_counts=True)
-    quota = np.floor(counts / len(y) * n).astype(int)
+    quota = counts * n // len(y)  # exact integer floor (a float one can land a class one short, then over)
     short = n - quota.sum()
     order = rng.permutation(len(classes))  # who gets the remainder is seeded too
     quota[order[:short]] += 1

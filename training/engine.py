@@ -9,6 +9,7 @@ accuracy/loss, hands that to `on_epoch`, and stops cleanly on a deadline or a st
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -74,6 +75,7 @@ class History:
     precision: str = "fp32"                 # what the training steps ran in (see resolve_precision)
 
 
+@functools.cache  # /proc/cpuinfo once per process, not once per fit (the live lab fits every second)
 def _cpu_has_native_bf16() -> bool:
     """Native bf16 dot products (AVX512-BF16 or AMX) and oneDNN to use them. Without them oneDNN
     emulates bf16 and a bf16 step is slower than fp32, so the engine stays in fp32."""

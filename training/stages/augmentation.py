@@ -31,7 +31,7 @@ from .. import data as D
 from ..config import AugmentConfig, ConfigError, RunSpec, opt
 from ..engine import _augment
 from ..metrics import best_val, epochs_to_fit
-from .common import Context, Result, fit_all, gallery, load_data, replace_train, seeds_field, stage_main
+from .common import Context, Result, Work, dataset_size, fit_all, gallery, load_data, replace_train, seeds_field, stage_main
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,8 @@ def setups(cfg: Config) -> list[tuple[str, float]]:
     return out
 
 
-def run(cfg: Config, ctx: Context) -> Result:
-    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
+def runs_of(cfg: Config) -> tuple[list[RunSpec], list[D.Corruption], list[dict]]:
+    """Every run of the stage: its spec, its corruption and the settings that label it."""
     specs, corrs, labels = [], [], []
     for name, s in setups(cfg):
         for p in dict.fromkeys(cfg.noise):
@@ -99,6 +99,18 @@ def run(cfg: Config, ctx: Context) -> Result:
                 specs.append(replace_train(base, augment=augment_config(name, s)))
                 corrs.append(D.Corruption("randY", p, cfg.data_seed))
                 labels.append({"augment": name, "strength": s, "labels": _kind(p), "p": p})
+    return specs, corrs, labels
+
+
+def workload(cfg: Config) -> list[Work]:
+    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
+    specs = runs_of(cfg)[0]
+    return [Work(f"{len(specs)} runs", tuple(specs), shape, n_train=n_train, n_val=n_val, epochs=cfg.run.train.epochs)]
+
+
+def run(cfg: Config, ctx: Context) -> Result:
+    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
+    specs, corrs, labels = runs_of(cfg)
     ctx.log(f"{len(specs)} runs on {len(train)} {cfg.dataset} examples")
     curves, _ = fit_all(specs, corrs, train, val, ctx, labels)
     summary = _summary(curves, cfg.fit_target)

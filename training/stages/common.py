@@ -53,6 +53,37 @@ class Result:
     extra: dict = field(default_factory=dict)                             # anything else for the manifest
 
 
+@dataclass(frozen=True)
+class Work:
+    """What one group of a stage's runs costs, for the planner (training/plan.py): `specs` trained
+    together on n_train examples for `epochs` epochs (an upper bound where `capped`: the stage stops
+    once they fit), evaluated on n_train + n_val examples after every epoch, plus any LASS searches
+    (CSR measurements every `lass_every` epochs of `lass_points` points, up to `lass_steps`
+    iterations each) and, for adversarial runs, the per-batch search of adv_steps iterations.
+    A stage with its own loop gives `flops`/`steps` directly instead (E2)."""
+
+    what: str
+    specs: tuple = ()
+    in_shape: tuple = (1, 28, 28)
+    n_classes: int = 10
+    n_train: int = 0
+    n_val: int = 0
+    epochs: int = 0
+    capped: bool = False
+    lass_points: int = 0
+    lass_every: int = 0
+    lass_steps: int = 0
+    lass_batch: int = 500
+    flops: float = 0.0
+    steps: int = 0
+
+
+def dataset_size(name: str, n_train: int, n_val: int) -> tuple[tuple[int, int, int], int, int]:
+    """(image shape, training examples, validation examples) a stage asking for n_train/n_val gets."""
+    shape, n_tr, n_va = D.SIZES[name]
+    return shape, min(n_train, n_tr), min(n_val, n_va)
+
+
 # ---------------------------------------------------------------------------------------------
 # Data and runs
 
@@ -67,28 +98,36 @@ def load_data(ctx: Context, name: str, n_train: int, n_val: int, seed: int = 0):
     return train, val
 
 
+def batches(specs: Sequence[RunSpec]) -> list[list[int]]:
+    """The indices of the runs trained together: runs that can share one batched model, in as few
+    batches of at most MAX_BATCH_RUNS as fit, of even size (33 -> 17 + 16)."""
+    groups: dict = {}
+    for i, spec in enumerate(specs):
+        groups.setdefault(spec.batch_key(), []).append(i)
+    out = []
+    for members in groups.values():
+        size = -(-len(members) // -(-len(members) // MAX_BATCH_RUNS))
+        out += [members[s : s + size] for s in range(0, len(members), size)]
+    return out
+
+
 def fit_all(specs: Sequence[RunSpec], corruptions: Sequence[D.Corruption], train: D.Images, val: D.Images,
             ctx: Context, labels: Sequence[dict], **fit_kw) -> tuple[pd.DataFrame, list[tuple[History, list[int]]]]:
     """Train every run, batching those that can share one batched model, and return one table of
     all their epochs with the columns of `labels[i]` (the settings that vary) added to run i's rows.
     Also returns each batch's History with the indices of the runs it holds."""
-    groups: dict = {}
-    for i, spec in enumerate(specs):
-        groups.setdefault(spec.batch_key(), []).append(i)
     frames, histories = [], []
-    for members in groups.values():
-        size = -(-len(members) // -(-len(members) // MAX_BATCH_RUNS))  # as few batches as fit, of even size (33 -> 17 + 16)
-        for chunk in (members[s : s + size] for s in range(0, len(members), size)):
-            t0 = time.monotonic()
-            data = make_train_set(train, [corruptions[i] for i in chunk])
-            hist = fit([specs[i] for i in chunk], data, val, device=ctx.device, **fit_kw)
-            frame = hist.frame.copy()
-            frame["run"] = [chunk[r] for r in frame["run"]]
-            for col in labels[chunk[0]]:
-                frame[col] = [labels[r][col] for r in frame["run"]]
-            frames.append(frame)
-            histories.append((hist, chunk))
-            ctx.log(f"  {len(chunk)} runs x {specs[chunk[0]].train.epochs} epochs in {time.monotonic() - t0:.1f}s")
+    for chunk in batches(specs):
+        t0 = time.monotonic()
+        data = make_train_set(train, [corruptions[i] for i in chunk])
+        hist = fit([specs[i] for i in chunk], data, val, device=ctx.device, **fit_kw)
+        frame = hist.frame.copy()
+        frame["run"] = [chunk[r] for r in frame["run"]]
+        for col in labels[chunk[0]]:
+            frame[col] = [labels[r][col] for r in frame["run"]]
+        frames.append(frame)
+        histories.append((hist, chunk))
+        ctx.log(f"  {len(chunk)} runs x {specs[chunk[0]].train.epochs} epochs in {time.monotonic() - t0:.1f}s")
     table = pd.concat(frames, ignore_index=True)
     front = ["run", "seed", *labels[0].keys(), "epoch"]
     return table[front + [c for c in table.columns if c not in front]], histories
@@ -168,7 +207,12 @@ def _plain(o):
     raise TypeError(f"cannot write {type(o).__name__} to JSON")
 
 
+REVISION_ENV = "TRAINING_GIT_REVISION"  # set by training.run_profile where the checkout has no .git
+
+
 def git_revision() -> str:
+    if os.environ.get(REVISION_ENV):
+        return os.environ[REVISION_ENV]
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.strip()
@@ -234,6 +278,7 @@ def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], 
     except ConfigError as err:
         sys.exit(f"params.yaml: {err}")
     torch.set_num_threads(threads)  # deliberate: every core of the machine unless params say otherwise
+    torch.set_flush_denormal(True)  # tiny weights late in training otherwise slow CPU steps 5x (E5 CIFAR: 11 -> 60 s/epoch)
     run_spec = getattr(cfg, "run", None)
     asked = run_spec.train.precision if isinstance(run_spec, RunSpec) else asked
     used, why = resolve_precision(asked, device) if isinstance(run_spec, RunSpec) else ("fp32", "")

@@ -35,7 +35,7 @@ import torch
 
 from .. import data as D
 from ..config import ConfigError, RunSpec, TrainConfig, opt
-from .common import Context, Result, fit_all, gallery, load_data, stage_main
+from .common import Context, Result, Work, dataset_size, fit_all, gallery, load_data, stage_main
 
 CONDITIONS = {"real": "none", "randX": "randX", "randY": "randY"}  # condition -> corruption kind (p = 1)
 
@@ -64,11 +64,22 @@ class Config:
                               f"({self.n_train})")
 
 
+def runs_of(cfg: Config) -> list[RunSpec]:
+    """The one-epoch runs every condition repeats (on that condition's corrupted set)."""
+    return [RunSpec(seed=cfg.seed_base + r, model=cfg.run.model, train=cfg.run.train) for r in range(cfg.runs)]
+
+
+def workload(cfg: Config) -> list[Work]:
+    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
+    return [Work(f"{cond}: {cfg.runs} runs", tuple(runs_of(cfg)), shape, n_train=n_train, n_val=n_val, epochs=1)
+            for cond in cfg.conditions]
+
+
 def run(cfg: Config, ctx: Context) -> Result:
     train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
     pick = D.stratified_indices(train.y, cfg.n_examples, cfg.data_seed) if cfg.n_examples < len(train) \
         else torch.arange(len(train))
-    specs = [RunSpec(seed=cfg.seed_base + r, model=cfg.run.model, train=cfg.run.train) for r in range(cfg.runs)]
+    specs = runs_of(cfg)
     ctx.log(f"{cfg.runs} one-epoch runs x {len(cfg.conditions)} conditions on {len(train)} {cfg.dataset} examples")
     examples, runs = [], []
     for cond in cfg.conditions:

@@ -57,7 +57,7 @@ import torch
 from .. import data as D
 from ..config import ConfigError, opt
 from ..sensitivity import DEFINITIONS, OWN, loss_sensitivity
-from .common import Context, Result, parallel_map, seeds_field, stage_main
+from .common import Context, Result, Work, parallel_map, seeds_field, stage_main
 
 PANELS = ("labels", "own_class")
 
@@ -109,6 +109,24 @@ def checkpoint_steps(cfg: Config) -> list[int]:
     steps = np.geomspace(cfg.first_checkpoint, cfg.steps, cfg.checkpoints).round().astype(int)
     extra = {matrix_from(cfg)} if cfg.matrix_every and matrix_from(cfg) > 0 else set()
     return sorted(set(steps.tolist()) | {cfg.steps} | extra)
+
+
+def workload(cfg: Config) -> list[Work]:
+    """E2's own loop, counted by hand: per step the window's unrolled SGD steps (forward and backward
+    with create_graph, ~3 forwards each), L_t's forward, and the backward through all of it to the
+    inputs (~2x that again); a class-matrix step takes one backward per loss class (10)."""
+    out = []
+    for panel in cfg.panels:
+        k = len(conditions(cfg, panel)) * len(cfg.seeds)
+        n_out = cfg.n_examples if panel == "own_class" else 10
+        dims = [cfg.size * cfg.size] + [cfg.width] * cfg.depth + [n_out]
+        fwd = 2 * sum(a * b for a, b in zip(dims, dims[1:]))           # multiply-adds x 2, one example
+        per_step = 3 * (4 * cfg.window + 1) * cfg.batch_size * fwd     # + the window inputs' own losses at theta_t
+        matrix_steps = (cfg.steps - matrix_from(cfg)) // cfg.matrix_every if cfg.matrix_every and panel == "labels" else 0
+        flops = k * (cfg.steps * per_step + matrix_steps * 9 * per_step)
+        out.append(Work(f"{panel}: {k} runs x {cfg.steps} steps (own loop)", flops=float(flops),
+                        steps=cfg.steps + 9 * matrix_steps))
+    return out
 
 
 def run(cfg: Config, ctx: Context) -> Result:

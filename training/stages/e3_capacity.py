@@ -27,7 +27,7 @@ import pandas as pd
 from .. import data as D
 from ..config import RunSpec, opt
 from ..metrics import best_val
-from .common import Context, Result, fit_all, load_data, replace_model, seeds_field, stage_main
+from .common import Context, Result, Work, dataset_size, fit_all, load_data, replace_model, seeds_field, stage_main
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class Config:
     run: RunSpec = opt(RunSpec(), help="model (except width) and optimiser shared by every run")
 
 
-def run(cfg: Config, ctx: Context) -> Result:
-    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
+def runs_of(cfg: Config) -> tuple[list[RunSpec], list[D.Corruption], list[dict]]:
+    """Every run of the stage: its spec, its corruption and the settings that label it."""
     specs, corrs, labels = [], [], []
     for width in cfg.widths:
         model = replace_model(cfg.run, width=width).model
@@ -54,6 +54,18 @@ def run(cfg: Config, ctx: Context) -> Result:
                 specs.append(RunSpec(seed=seed, model=model, train=cfg.run.train))
                 corrs.append(D.Corruption(cfg.kind if p > 0 else "none", p, cfg.data_seed + seed))
                 labels.append({"width": width, "kind": cfg.kind, "p": p})
+    return specs, corrs, labels
+
+
+def workload(cfg: Config) -> list[Work]:
+    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
+    return [Work(f"{len(runs_of(cfg)[0])} runs", tuple(runs_of(cfg)[0]), shape, n_train=n_train, n_val=n_val,
+                 epochs=cfg.run.train.epochs)]
+
+
+def run(cfg: Config, ctx: Context) -> Result:
+    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
+    specs, corrs, labels = runs_of(cfg)
     ctx.log(f"{len(specs)} runs ({len(cfg.widths)} widths) on {len(train)} {cfg.dataset} examples, {cfg.kind}")
     curves, _ = fit_all(specs, corrs, train, val, ctx, labels)
     summary = _summary(curves)

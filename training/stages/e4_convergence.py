@@ -37,7 +37,7 @@ import pandas as pd
 from .. import data as D
 from ..config import RunSpec, opt
 from ..metrics import epochs_to_fit
-from .common import Context, Result, fit_all, load_data, replace_model, replace_train, seeds_field, stage_main
+from .common import Context, Result, Work, dataset_size, fit_all, load_data, replace_model, replace_train, seeds_field, stage_main
 
 AXIS_COLUMN = {"width": "width", "size": "n_train"}
 
@@ -80,6 +80,27 @@ class FitWatch:
         return len(self.fitted) == self.k
 
 
+def groups(cfg: Config, n: int, kind: str, p: float) -> tuple[list[RunSpec], list[D.Corruption], list[dict]]:
+    """The runs at one training-set size and noise setting: every width x seed."""
+    specs, corrs, labels = [], [], []
+    for width in sorted(set(cfg.widths)):
+        base = replace_train(replace_model(cfg.run, width=width), epochs=cfg.max_epochs)
+        for seed in cfg.seeds:
+            specs.append(RunSpec(seed=seed, model=base.model, train=base.train))
+            corrs.append(D.Corruption(kind, p, cfg.data_seed + seed))
+            labels.append({"width": width, "n_train": n, "kind": kind, "p": p})
+    return specs, corrs, labels
+
+
+def workload(cfg: Config) -> list[Work]:
+    shape, _, n_val = dataset_size(cfg.dataset, max(cfg.sizes), cfg.n_val)
+    if cfg.image_size:
+        shape = (shape[0], cfg.image_size, cfg.image_size)
+    return [Work(f"n={n} {kind} p={p:g}", tuple(groups(cfg, n, kind, p)[0]), shape, n_train=n, n_val=n_val,
+                 epochs=cfg.max_epochs, capped=True)
+            for n in sorted(set(cfg.sizes)) for kind, p in conditions(cfg)]
+
+
 def run(cfg: Config, ctx: Context) -> Result:
     full, val = load_data(ctx, cfg.dataset, max(cfg.sizes), cfg.n_val, cfg.data_seed)
     if max(cfg.sizes) > len(full):
@@ -93,13 +114,7 @@ def run(cfg: Config, ctx: Context) -> Result:
     for n in sorted(set(cfg.sizes)):
         train = D.stratified_subset(full, n, cfg.data_seed)  # smaller sets are drawn from the largest one
         for kind, p in conditions(cfg):
-            specs, corrs, labels = [], [], []
-            for width in sorted(set(cfg.widths)):
-                base = replace_train(replace_model(cfg.run, width=width), epochs=cfg.max_epochs)
-                for seed in cfg.seeds:
-                    specs.append(RunSpec(seed=seed, model=base.model, train=base.train))
-                    corrs.append(D.Corruption(kind, p, cfg.data_seed + seed))
-                    labels.append({"width": width, "n_train": n, "kind": kind, "p": p})
+            specs, corrs, labels = groups(cfg, n, kind, p)
             ctx.log(f"n_train={n} {kind} p={p:g}: {len(specs)} runs, widths {sorted(set(cfg.widths))}")
             frame, histories = fit_all(specs, corrs, train, val, ctx, labels, on_epoch=watch.on_epoch, stop=watch.stop)
             for hist, chunk in histories:

@@ -31,7 +31,7 @@ from .. import data as D
 from ..config import RunSpec, opt
 from ..engine import predict
 from ..metrics import best_val, critical_sample_ratio, epochs_to_fit
-from .common import Context, Result, checkpoint, fit_all, gallery, load_data, seeds_field, stage_main
+from .common import Context, Result, Work, checkpoint, dataset_size, fit_all, gallery, load_data, seeds_field, stage_main
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,29 @@ def conditions(cfg: Config) -> list[tuple[str, float]]:
     return out
 
 
-def run(cfg: Config, ctx: Context) -> Result:
-    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
-    csr_x = D.stratified_subset(val, cfg.csr_points, cfg.data_seed).x.to(ctx.device)  # every class, not the split's head
+def runs_of(cfg: Config) -> tuple[list[RunSpec], list[D.Corruption], list[dict]]:
+    """Every run of the stage: its spec, its corruption and the settings that label it."""
     specs, corrs, labels = [], [], []
     for kind, p in conditions(cfg):
         for seed in cfg.seeds:
             specs.append(RunSpec(seed=seed, model=cfg.run.model, train=cfg.run.train))
             corrs.append(D.Corruption(kind, p, cfg.data_seed))
             labels.append({"kind": kind, "p": p})
+    return specs, corrs, labels
+
+
+def workload(cfg: Config) -> list[Work]:
+    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
+    specs = runs_of(cfg)[0]
+    return [Work(f"{len(specs)} runs", tuple(specs), shape, n_train=n_train, n_val=n_val, epochs=cfg.run.train.epochs,
+                 lass_points=min(cfg.csr_points, n_val), lass_every=cfg.csr_every, lass_steps=cfg.csr_steps,
+                 lass_batch=cfg.csr_batch)]
+
+
+def run(cfg: Config, ctx: Context) -> Result:
+    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
+    csr_x = D.stratified_subset(val, cfg.csr_points, cfg.data_seed).x.to(ctx.device)  # every class, not the split's head
+    specs, corrs, labels = runs_of(cfg)
     csr_rows: list[dict] = []
     clock_run = next((i for i, l in enumerate(labels) if l["kind"] == "randY" and l["p"] == cfg.clock_p), None)
 
@@ -86,8 +100,8 @@ def run(cfg: Config, ctx: Context) -> Result:
     curves, histories = fit_all(specs, corrs, train, val, ctx, labels, on_epoch=measure_csr,
                                 track_examples=cfg.clock_examples > 0)
     # map each CSR row back to its global run index
-    runs_of = {id(h.model): chunk for h, chunk in histories}
-    csr = pd.DataFrame([{"run": runs_of[r["batch"]][r["local_run"]], "seed": r["seed"], "epoch": r["epoch"],
+    chunk_of = {id(h.model): chunk for h, chunk in histories}
+    csr = pd.DataFrame([{"run": chunk_of[r["batch"]][r["local_run"]], "seed": r["seed"], "epoch": r["epoch"],
                          "csr": r["csr"]} for r in csr_rows])
     csr = csr.merge(curves[["run", "kind", "p"]].drop_duplicates(), on="run")[["run", "seed", "kind", "p", "epoch", "csr"]]
     summary = _summary(curves, csr)

@@ -38,7 +38,7 @@ import pandas as pd
 from .. import data as D
 from ..config import ConfigError, ModelConfig, RunSpec, TrainConfig, allowed, opt
 from ..metrics import best_val, epochs_to_fit
-from .common import Context, Result, fit_all, load_data, replace_model, replace_train, seeds_field, stage_main
+from .common import Context, Result, Work, dataset_size, fit_all, load_data, replace_model, replace_train, seeds_field, stage_main
 
 # family -> (which config holds its knob, the knob's field name)
 KNOBS = {
@@ -92,8 +92,8 @@ def spec_for(cfg: Config, seed: int, strength: float, dropout: float) -> RunSpec
     return replace_model(spec, **{name: strength}) if part == "model" else replace_train(spec, **{name: strength})
 
 
-def run(cfg: Config, ctx: Context) -> Result:
-    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
+def runs_of(cfg: Config) -> tuple[list[RunSpec], list[D.Corruption], list[dict]]:
+    """Every run of the stage: its spec, its corruption and the settings that label it."""
     specs, corrs, labels = [], [], []
     for strength in cfg.strengths:
         for dropout in cfg.dropouts:
@@ -103,6 +103,18 @@ def run(cfg: Config, ctx: Context) -> Result:
                     corrs.append(D.Corruption("randY", 1.0 if kind == "random" else 0.0, cfg.data_seed))
                     labels.append({"family": cfg.family, "strength": strength,
                                    "dropout": specs[-1].model.dropout, "labels": kind})
+    return specs, corrs, labels
+
+
+def workload(cfg: Config) -> list[Work]:
+    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
+    specs = runs_of(cfg)[0]
+    return [Work(f"{len(specs)} runs", tuple(specs), shape, n_train=n_train, n_val=n_val, epochs=cfg.run.train.epochs)]
+
+
+def run(cfg: Config, ctx: Context) -> Result:
+    train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
+    specs, corrs, labels = runs_of(cfg)
     lass_cfg = {"radius": cfg.adv_radius / 255, "alpha": cfg.adv_alpha / 255, "beta": cfg.adv_beta / 255}
     ctx.log(f"{cfg.family}: {len(specs)} runs on {len(train)} {cfg.dataset} examples")
     curves, _ = fit_all(specs, corrs, train, val, ctx, labels, lass_cfg=lass_cfg)
