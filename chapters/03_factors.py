@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, paper, palette as P, tidy as T, ui
+from explainer import artifacts as A, charts as C, paper, palette as P, questions as Q, tidy as T, ui
 
 st.title("📊 What makes a model cram?")
 st.markdown(
@@ -65,6 +65,19 @@ def capacity() -> None:
                             "noise level, mean ± sd over seeds.", data=agg, folder=folder, key=f"factors-e3-{kind}")
 
 
+def width_answer(means) -> tuple[str, str]:
+    """The measured answer to questions.WIDTH: relative time to fit at the widest net, clean vs the fastest p = 1 noise."""
+    widest = means.columns.max()
+    clean = means.at["real", widest] if "real" in means.index else float("nan")
+    noise = means.loc[[s for s in means.index if s.endswith("p = 1")], widest].min()
+    if not (clean == clean and noise == noise):
+        return "about the same for both", "(not every condition fitted within the epoch budget)"
+    truth = ("about the same for both" if abs(clean - noise) < 0.1 else "pure noise" if noise < clean else "real digits")
+    return truth, (f"At {int(widest):,} units real digits need {ui.num(clean)}× the time of the narrowest net, pure "
+                   f"noise {ui.num(noise)}×; the paper: {paper.CONVERGENCE_WIDTH_RATIO.iloc[0, 1]:g}× and "
+                   f"{paper.CONVERGENCE_WIDTH_RATIO.iloc[1, 1]:g}× (4096 vs 256 units, all of MNIST).")
+
+
 def convergence(item: str, x: str, x_title: str, heading: str, story: str) -> None:
     st.subheader(heading)
     st.markdown(story)
@@ -80,6 +93,9 @@ def convergence(item: str, x: str, x_title: str, heading: str, story: str) -> No
     colours = {s: P.p_color(p) for s, p in zip(agg["series"], agg["p"])}
     means = agg.pivot(index="series", columns=x, values="mean")
     biggest = means.columns.max()
+    pick = ui.guess("factors-width", *Q.WIDTH) if item == "width" else ""
+    if pick is None:
+        return
     said = ", ".join(f"{s} {ui.num(means.at[s, biggest])}×" for s in means.index if means.at[s, biggest] == means.at[s, biggest])
     st.markdown(f"Relative time to fit at {x.replace('n_train', 'size')} = {int(biggest):,}: {said} "
                 "(1 = the time at the smallest setting).")
@@ -88,13 +104,15 @@ def convergence(item: str, x: str, x_title: str, heading: str, story: str) -> No
     ui.chart(chart, caption="Epochs until training accuracy reaches 100 % on the labels as given, divided by the "
                             "time at the smallest setting of the same noise level; mean ± sd over seeds.",
              data=agg, folder=folder, key=f"factors-e4-{item}")
+    if item == "width":
+        ui.reveal(pick, *width_answer(means))
 
 
 capacity()
 convergence("width", "width", "hidden units per layer (log scale)", "⏱️ Does a bigger brain cram faster? (E4)",
-            "Extra width makes every fit quicker, but not equally: the paper found that width speeds up the "
-            f"fitting of noise far more than that of real data (4096 vs 256 units: {paper.CONVERGENCE_WIDTH_RATIO.iloc[0, 1]:g}"
-            f"× the time on clean data, {paper.CONVERGENCE_WIDTH_RATIO.iloc[1, 1]:g}× on pure noise). Our sweep:")
+            "Train the same data on networks of growing width and count the epochs each needs to fit its training "
+            "set completely, relative to the narrowest network. Wider nets fit everything sooner; the question is "
+            "whether real digits and noise gain the same.")
 convergence("size", "n_train", "training examples (log scale)", "📚 More homework, more cramming? (E4)",
             "Now grow the training set at a fixed width. Real examples share patterns, so each new one is partly "
             "known already; noise examples are all strangers, so time to fit should grow much faster for them. "

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
+from explainer import artifacts as A, charts as C, palette as P, questions as Q, tidy as T, ui
 
 st.title("🧪 Experiment time: feed it nonsense")
 st.markdown(
@@ -46,6 +46,19 @@ def verdict(fit_at: dict, final_val) -> str:
             + (", and what it learns from it does not carry over to new digits." if blind else "."))
 
 
+def faster_answer(fit_at: dict, last: int) -> tuple[str, str]:
+    """The measured answer to questions.FASTER, from the epochs at which training accuracy passed 99 %."""
+    labels, static = fit_at.get("random labels", float("nan")), fit_at.get("random inputs", float("nan"))
+    when = lambda e: f"epoch {int(e)}" if e == e else f"not within {last} epochs"  # noqa: E731
+    why = f"Shuffled labels: {when(labels)}; pure static: {when(static)} (99 % training accuracy)."
+    if labels != labels and static != static:
+        return "neither fits at all", why
+    if static != static or (labels == labels and labels < static):
+        return "shuffled labels", why
+    return "pure static", why + (" Random pictures are points far apart from each other, easy to separate one by "
+                                 "one; shuffled labels contradict the shapes that similar pictures share.")
+
+
 def learning_curves() -> None:
     st.subheader("📈 Three training runs, side by side")
     dataset = ui.dataset_picker("exp-dataset", "e5")
@@ -54,6 +67,9 @@ def learning_curves() -> None:
         agg, fit_at, final_val = three_runs(folder)
     except A.Missing as err:
         ui.missing(err, "The learning curves")
+        return
+    pick = ui.guess(f"exp-faster-{dataset}", *Q.FASTER)
+    if pick is None:
         return
     last = int(agg["epoch"].max())
     told = [f"**{c}** {'by epoch ' + str(int(e)) if e == e else 'not within ' + str(last) + ' epochs'}"
@@ -70,6 +86,7 @@ def learning_curves() -> None:
     ui.chart(chart, caption=f"{ui.DATASET_NAME[dataset]}: accuracy per epoch, mean ± sd over seeds (band). "
                             "Click a legend entry to highlight it.",
              data=agg, folder=folder, key=f"exp-curves-{dataset}")
+    ui.reveal(pick, *faster_answer(fit_at, last))
 
 
 @A.derived

@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
+from explainer import artifacts as A, charts as C, palette as P, questions as Q, tidy as T, ui
 
 SUMMARY = dict(needs=["augment", "labels"], numeric=["seed", "strength", "final_train_acc", "best_val_acc"])
 
@@ -49,6 +49,16 @@ st.markdown(
     "So augmentation should make random labels harder to store while leaving real labels learnable. Let's check."
 )
 
+def aug_answer(mem) -> tuple[str, str]:
+    """The measured answer to questions.AUGMENT: random-label training accuracy with augmentation vs without."""
+    others = mem.drop("none")
+    gap = float(others.mean() - mem["none"])
+    truth = "no difference" if abs(gap) < 0.02 else "harder" if gap < 0 else "easier"
+    return truth, (f"Random-label training accuracy at the end: {ui.pct(mem['none'])} without augmentation, "
+                   f"{ui.pct(others.mean())} on average with it ({ui.pct(others.min())}–{ui.pct(others.max())}). "
+                   "A label now has to stick to a picture that never looks the same twice.")
+
+
 def measured_story() -> None:
     """The measured augmentation runs (returns early when their artifacts are missing)."""
     dataset = ui.dataset_picker("aug-dataset", "augment")
@@ -79,6 +89,9 @@ def measured_story() -> None:
     table = out["table"]
     mem = table.get("random labels: training accuracy")
     gen = table.get("real labels: best validation accuracy")
+    pick = ui.guess(f"aug-{dataset}", *Q.AUGMENT) if mem is not None and "none" in mem.index else ""
+    if pick is None:
+        return
     if mem is not None and "none" in mem.index:
         others = mem.drop("none")
         slower = others[others < mem["none"]].sort_values()
@@ -97,6 +110,8 @@ def measured_story() -> None:
              caption="Per augmentation setting: training accuracy reached on random labels (memorization; lower = harder "
                      "to cram) and best validation accuracy with real labels (generalization); mean ± sd over seeds.",
              data=out["agg"], folder=folder, key=f"aug-bars-{dataset}")
+    if mem is not None and "none" in mem.index:
+        ui.reveal(pick, *aug_answer(mem))
 
     try:
         agg = random_label_curves(folder)

@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, paper, palette as P, tidy as T, ui
+from explainer import artifacts as A, charts as C, paper, palette as P, questions as Q, tidy as T, ui
 
 CURVES = dict(needs=["kind"], numeric=["seed", "p", "epoch", "train_acc_clean", "train_acc_corrupted", "val_acc"])
 
@@ -53,6 +53,16 @@ st.markdown(
 )
 
 
+def stop_answer(stop: dict, p: float) -> tuple[str, str]:
+    """The measured answer to questions.STOP at noise level p, from the validation curve's best and last epochs."""
+    drop = stop["best"] - stop["final"]
+    # best >= final always; a drop of more than half a point means stopping early pays
+    truth = "early, before it memorizes the shuffled labels" if drop > 0.005 else "at the end, once it fits everything"
+    return truth, (f"At p = {p:g}: best {ui.pct(stop['best'], 1)} in epoch {stop['best_epoch']}, "
+                   f"{ui.pct(stop['final'], 1)} at the end (epoch {stop['last_epoch']}). Move the slider: the more labels "
+                   "are shuffled, the more the finish costs.")
+
+
 def measured_story() -> None:
     """The measured E5 runs: the stopping point and peak-vs-finish (returns early when E5 is missing)."""
     dataset = ui.dataset_picker("time-dataset", "e5")
@@ -68,6 +78,9 @@ def measured_story() -> None:
         return
 
     st.subheader("📉 The rise and fall of validation accuracy")
+    pick = ui.guess(f"time-{dataset}", *Q.STOP)
+    if pick is None:
+        return
     p = st.select_slider("Share of training labels shuffled (p)", options=noisy, value=noisy[len(noisy) // 2],
                          format_func=lambda v: f"{v:.0%}", key="time-p")
     run = timeline(folder, p)
@@ -95,6 +108,7 @@ def measured_story() -> None:
                                     "shuffled label), and on clean validation data; mean ± sd over seeds. The dashed rule "
                                     "marks the epoch of best mean validation accuracy.",
              data=agg, folder=folder, key=f"time-curves-{dataset}-{p:g}")
+    ui.reveal(pick, *stop_answer(stop, p))
 
     st.subheader("🏔️ Peak vs finish, for every noise level")
     try:

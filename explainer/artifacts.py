@@ -79,12 +79,12 @@ def _artifacts_set() -> ResultSet:
     def most(key, default):
         values = [m.get(key) for m in found if m.get(key)]
         return max(set(values), key=values.count) if values else default
-    device = most("device_name", "")
-    kind = most("device", "cpu")
-    return ResultSet("cpu", _base(), most("profile", "cpu"), f"{kind} ({device})" if device else kind)
+    kind, threads = most("device", "cpu"), most("threads", 0)
+    device = f"{kind}, {threads} threads" if kind == "cpu" and threads else f"{kind} ({most('device_name', '?')})"
+    return ResultSet("cpu", _base(), most("profile", "cpu"), device)
 
 
-@st.cache_data(show_spinner=False, ttl=5)
+@st.cache_resource(show_spinner=False, ttl=5)  # read by every loader call: shared, not copied as cache_data would
 def _sets(stamp: tuple) -> list[ResultSet]:
     out = [_artifacts_set()]
     folder = _results()

@@ -20,7 +20,7 @@ from typing import Callable
 
 import streamlit as st
 
-from . import live_chart as LC
+from . import artifacts as A, live_chart as LC
 from .live_band import nearest
 from .live_knobs import PRESETS, Arm, describe, lab_link
 from .live_trainer import BUDGET_S, LiveResult, Trainer
@@ -143,7 +143,8 @@ def _band_notes(arms, bands, box) -> None:
         else:
             lines.append(f"- {who}{band.name}" + (f" — differs in {band.differences}" if band.differences else
                                                   " — the same settings"))
-    box.caption("Shaded: the range over seeds of the pipeline's nearest configuration.\n" + "\n".join(lines))
+    box.caption(f"Shaded: the range over seeds of the pipeline's nearest configuration (results: "
+                f"{A.selected().label}).\n" + "\n".join(lines))
 
 
 def _summarize(result: dict, preset: str, box, stale: bool = False) -> None:

@@ -3,7 +3,7 @@ provenance and CSV download, digit grids, the dataset picker and number formatti
 from __future__ import annotations
 
 import io
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -174,3 +174,46 @@ def dataset_picker(key: str, folder: str, options=("mnist10k", "cifar10")) -> st
         return present[0]
     return st.segmented_control("Dataset", present, default=present[0], format_func=DATASET_NAME.get,
                                 key=key, required=True) or present[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Predict, then reveal
+
+
+def _skip(state: str) -> None:
+    st.session_state[state] = True
+
+
+def _keep(widget: str, kept: str) -> None:
+    st.session_state[kept] = st.session_state.get(widget)
+
+
+def guess(key: str, question: str, options: Sequence[str]) -> str | None:
+    """A question before a key chart. Returns the visitor's pick, "" after "Just show me", or None while
+    unanswered: the page then holds back the chart and the numbers that answer it. The guess lives in
+    this session only (st.session_state); nothing is stored or sent anywhere."""
+    skipped, kept, options = f"guess-{key}-skipped", f"guess-{key}-kept", list(options)
+    before = st.session_state.get(kept)  # widget state is dropped when its page is left; this copy is not
+    with st.container(border=True):
+        st.markdown(f"🤔 **Your guess first.** {question}")
+        pick = st.radio(question, options, index=options.index(before) if before in options else None,
+                        key=f"guess-{key}", label_visibility="collapsed", on_change=_keep,
+                        args=(f"guess-{key}", kept))
+        if pick is None and not st.session_state.get(skipped):
+            st.button("Just show me", key=f"guess-{key}-show", on_click=_skip, args=(skipped,))
+            st.caption("The chart and what our runs measured appear once you answer.")
+            return None
+    return pick or ""
+
+
+def reveal(pick: str | None, truth: str, why: str) -> None:
+    """After the chart: whether the guess matched our runs, or just the answer after "Just show me"."""
+    if pick is None:
+        return
+    if not pick:
+        st.success(f"📏 **What our runs say:** {truth}. {why}")
+    elif pick == truth:
+        st.success(f"✅ **Your guess matches our runs:** {truth}. {why}")
+    else:
+        st.warning(f"🔁 **Our runs say otherwise:** {truth}, not “{pick}”. {why}")
+

@@ -31,8 +31,19 @@ ART = Path(os.environ.get(A.ENV) or ROOT / "artifacts")
 BY_FILE = {Path(c.file).stem: c for c in CHAPTERS}
 
 
-def render(chapter, root: Path | None = None) -> AppTest:
-    """Run app.py, then switch to `chapter`; `root` overrides the artifacts folder."""
+def show_me(at: AppTest) -> AppTest:
+    """Press every "Just show me" of the page's predict-then-reveal questions (until none is left)."""
+    for _ in range(5):
+        buttons = [b for b in at.button if b.label == "Just show me"]
+        if not buttons:
+            break
+        buttons[0].click().run()
+    return at
+
+
+def render(chapter, root: Path | None = None, answer: bool = True) -> AppTest:
+    """Run app.py, then switch to `chapter`; `root` overrides the artifacts folder. With `answer`, every
+    guess question is skipped with "Just show me", so the page shows all its charts and numbers."""
     old = os.environ.get(A.ENV)
     os.environ[A.ENV] = str(root or ART)
     try:
@@ -41,7 +52,7 @@ def render(chapter, root: Path | None = None) -> AppTest:
         if chapter.file != CHAPTERS[0].file:
             at.switch_page(chapter.file)
             at.run()
-        return at
+        return show_me(at) if answer else at
     finally:
         if old is None:
             os.environ.pop(A.ENV, None)

@@ -187,8 +187,9 @@ def write(params: dict, out: Path) -> None:
     table (artifacts/plan/plan.csv) the app reads; deterministic (no timing), so it reproduces exactly."""
     import pandas as pd
 
-    from .stages.common import write_csv, write_json
+    from .stages.common import git_revision, write_csv, write_json
 
+    t0 = time.monotonic()
     spec = params.get("plan") or {}
     devices = [Device(name, float(d["bf16_tflops"]), float(d["fp32_tflops"]), float(spec.get("efficiency", 0.5)),
                       float(d["step_ms"])) for name, d in (spec.get("devices") or {}).items()]
@@ -204,7 +205,10 @@ def write(params: dict, out: Path) -> None:
     write_csv(table, out / "plan.csv")
     total = table.groupby(["profile", "device"])["minutes"].sum().round(1)
     write_json({f"{p}-{d}-min": float(v) for (p, d), v in total.items()}, out / "metrics.json")
-    write_json({"stage": "plan", "profile": "all", "assumptions": spec, "seconds": 0}, out / "manifest.json")
+    write_json({"stage": "plan", "profile": params.get("profile", "cpu"), "device": "cpu", "datasets": {},
+                "config": spec, "seconds": round(time.monotonic() - t0, 2), "torch": torch.__version__,
+                "git_revision": git_revision(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "tables": {"plan": list(table.columns)}}, out / "manifest.json")
 
 
 def main(argv=None) -> None:
