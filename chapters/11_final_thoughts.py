@@ -2,7 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from explainer import artifacts as A, paper, ui
+from explainer import artifacts as A, paper, questions as Q, ui
+from explainer.story import CHAPTERS
 
 st.title("🏁 Final thoughts: less cramming, more understanding")
 st.markdown(
@@ -81,6 +82,21 @@ else:
     st.caption("One row per stage output folder, read from its manifest.json (written by the stage itself).")
     st.download_button("⬇️ This table (CSV)", data=lambda: table.to_csv(index=False), file_name="what_ran_where.csv",
                        mime="text/csv", key="download-what-ran-where", on_click="ignore")
+
+st.subheader("🍎 For teachers: a 15-minute path")
+st.markdown(
+    "Every chapter has its own address, so a class can be sent straight to one. Add `?embed=true` to show it "
+    "without the app's toolbar, for a projector or an `<iframe>` in a course page, e.g. "
+    "`https://<your host>/experiment-time?embed=true`. Four pages ask a question before they show their key "
+    "chart; let the room vote, then press an answer: the page says whether the class guessed what our runs "
+    "measured. Guesses stay in the browser tab; nothing is stored or sent anywhere."
+)
+title = {c.url: f"{c.icon} {c.title}" for c in CHAPTERS}
+steps = []
+for i, (url, minutes, what, question) in enumerate(Q.PATH, 1):
+    asked = f" *Question:* {question[0]}" if question else ""
+    steps.append(f"{i}. **{title.get(url, url)}** (`/{url}`, {minutes} min): {what}{asked}")
+st.markdown("\n".join(steps))
 
 st.subheader("📦 Data and sources")
 st.markdown(

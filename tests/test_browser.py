@@ -80,6 +80,7 @@ def visit(browser, url: str, viewport: dict, name: str, dark: bool = False) -> d
             "exceptions": page.locator('[data-testid="stException"]').count(),
             "charts": page.locator('[data-testid="stVegaLiteChart"]').count(),
             "notes": page.get_by_text("Waiting for numbers").count(),
+            "guesses": page.get_by_text("Your guess first").count(),
             "safety_net": page.get_by_text("tripped over something unexpected").count(),
             "not_found": page.get_by_text("Page not found").count(),
             "overflow": overflow,
@@ -102,8 +103,8 @@ def test_page_in_browser(server, browser, chapter):
         assert seen["not_found"] == 0, f"{where}: Streamlit says the page does not exist"
         assert seen["exceptions"] == 0, f"{where}: an exception element is shown"
         assert seen["safety_net"] == 0, f"{where}: the app's safety net caught an error"
-        assert seen["charts"] > 0 or seen["notes"] > 0 or chapter.url in NO_CHART_PAGES or chapter not in STORY, \
-            f"{where}: neither a chart nor a missing-artifact note"
+        assert (seen["charts"] > 0 or seen["notes"] > 0 or seen["guesses"] > 0 or chapter.url in NO_CHART_PAGES
+                or chapter not in STORY), f"{where}: neither a chart, a missing-artifact note nor a question"
         assert not seen["errors"], f"{where}: JavaScript errors {seen['errors']}"
         if label == "phone":
             assert seen["overflow"] <= 1, f"{where}: the page scrolls sideways by {seen['overflow']} px"
@@ -128,3 +129,30 @@ def test_page_switch_keeps_working(server, browser):
             assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         ctx.close()
+
+
+def test_predict_then_reveal_in_the_browser(server, browser):
+    """A visitor answers page 4's question: the chart and the verdict on the guess appear; page 6's
+    "Just show me" reveals its charts without a guess."""
+    ctx = browser.new_context(viewport=DESKTOP)
+    page = ctx.new_page()
+    try:
+        page.goto(f"{server}/experiment-time", wait_until="domcontentloaded")
+        wait_until_drawn(page)
+        page.get_by_text("Your guess first").first.wait_for(timeout=30000)
+        charts_before = page.locator('[data-testid="stVegaLiteChart"]').count()
+        page.get_by_text("pure static", exact=True).first.click()
+        page.get_by_text("Your guess matches our runs").or_(page.get_by_text("Our runs say otherwise")).first \
+            .wait_for(timeout=30000)
+        wait_until_drawn(page)
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() > charts_before
+        page.goto(f"{server}/data-augmentation", wait_until="domcontentloaded")
+        wait_until_drawn(page)
+        page.get_by_role("button", name="Just show me").first.click()
+        page.get_by_text("What our runs say").first.wait_for(timeout=30000)
+        wait_until_drawn(page)
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 2
+        full_height_screenshot(page, SHOTS / "predict-reveal-augmentation.png")
+    finally:
+        ctx.close()
+
