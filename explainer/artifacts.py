@@ -75,7 +75,13 @@ def _results() -> Path:
 
 def _artifacts_set() -> ResultSet:
     """artifacts/ as a set: its profile and device are the ones most of its manifests name."""
-    found = [json.loads(p.read_text()) for p in sorted(_base().glob("**/manifest.json")) if p.stat().st_size]
+    found = []
+    for path in sorted(_base().glob("**/manifest.json")):
+        try:
+            found.append(_read_json(str(path), _stamp(path)))  # parsed once per file version (cached)
+        except (OSError, ValueError):
+            continue
+    found = [m for m in found if isinstance(m, dict)]
     def most(key, default):
         values = [m.get(key) for m in found if m.get(key)]
         return max(set(values), key=values.count) if values else default

@@ -11,27 +11,18 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from stagekit import smoke_params
 from training.config import ROOT
+from training.plan import pipeline
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")]
 
-DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-
-
 def commands() -> list[tuple[str, str]]:
-    """(name, command) of every training stage in dvc.yaml, one per foreach item (claims and plan excluded)."""
-    out = []
-    for name, stage in DVC.items():
-        if name in ("claims", "plan"):  # no training: tables from tables / from params
-            continue
-        for item in stage.get("foreach", [None]):
-            cmd = " ".join(stage.get("do", stage)["cmd"].split())
-            out.append((f"{name}@{item}" if item else name, cmd.replace("${item}", str(item))))
-    return out
+    """(name, command) of every training stage in dvc.yaml, one per foreach item (claims and plan excluded:
+    no training, tables from tables / from params)."""
+    return [(s.name, s.cmd) for s in pipeline() if s.name not in ("claims", "plan")]
 
 
 @pytest.mark.parametrize("name, cmd", commands(), ids=[n for n, _ in commands()])
