@@ -23,9 +23,15 @@ class ConfigError(ValueError):
     """A setting is unknown, of the wrong type or out of range; the message names the key."""
 
 
-def opt(default, *, lo=None, hi=None, choices=None, help=""):
-    """A dataclass field with its allowed range or choices attached."""
+REQUIRED = dataclasses.MISSING
+
+
+def opt(default=REQUIRED, *, lo=None, hi=None, choices=None, help=""):
+    """A dataclass field with its allowed range or choices attached. Without a default the setting
+    is required: the stages' own settings have none, so params.yaml is their only source."""
     meta = {"lo": lo, "hi": hi, "choices": choices, "help": help}
+    if default is REQUIRED:
+        return field(metadata=meta)
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda d=tuple(default): d, metadata=meta)
     if dataclasses.is_dataclass(default):
@@ -186,6 +192,11 @@ def parse(cls, data: Mapping[str, Any] | None, where: str = ""):
     if unknown:
         key = f"{where}.{unknown[0]}" if where else unknown[0]
         raise ConfigError(f"unknown key {key!r}; allowed keys here: {', '.join(sorted(fields))}")
+    missing = [n for n, f in fields.items() if n not in data and f.default is REQUIRED and f.default_factory is REQUIRED]
+    if missing:
+        key = f"{where}.{missing[0]}" if where else missing[0]
+        raise ConfigError(f"{key} is not set; every setting of a stage lives in params.yaml "
+                          f"({fields[missing[0]].metadata.get('help') or 'see its field'}; allowed: {allowed(fields[missing[0]])})")
     values = {}
     for name, value in data.items():
         values[name] = _check(value, hints[name], fields[name], f"{where}.{name}" if where else name)

@@ -192,7 +192,7 @@ def load(name: str, *, download: bool = False, root: Path = RAW) -> tuple[Images
 
 def downscale(images: Images, size: int) -> Images:
     """Resize to size x size (antialiased), e.g. 14x14 MNIST for the loss-sensitivity experiment."""
-    from torchvision.transforms.v2 import functional as TF  # imported on first use, like engine._augment
+    from torchvision.transforms.v2 import functional as TF  # imported on first use, like engine.augment_batch
 
     x = TF.resize(images.x, [size, size], antialias=True).clamp_(0, 1)
     return replace(images, x=x, name=f"{images.name}@{size}px")

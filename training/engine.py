@@ -112,7 +112,7 @@ def seeds_of(seed: int) -> tuple[int, int, int]:
     return int(a), int(b), int(c)
 
 
-def _augment(x: torch.Tensor, specs: Sequence[RunSpec], gens: Sequence[torch.Generator]) -> torch.Tensor:
+def augment_batch(x: torch.Tensor, specs: Sequence[RunSpec], gens: Sequence[torch.Generator]) -> torch.Tensor:
     """Per-batch augmentation with torchvision's v2 functional ops, one parameter draw per run.
     (torchvision is imported here, on first use, so a run without augmentation never loads it.)"""
     from torchvision.transforms.v2 import functional as TF
@@ -304,7 +304,7 @@ def fit(
                 continue
             xb, yb = data.inputs(idx), data.y.gather(1, idx)            # (K, B, C, H, W), (K, B)
             if augment:
-                xb = _augment(xb, specs, data_gens)
+                xb = augment_batch(xb, specs, data_gens)
             if adv.any():                                               # (K,): see adversarial_loss
                 loss, flipped = adversarial_loss(model, xb, yb, adv, gens=adv_gens, steps=tc.adv_steps,
                                                  lass_cfg=lass_cfg, autocast=autocast)

@@ -12,7 +12,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-ALPHA, BETA, RADIUS = 0.25 / 255, 0.2 / 255, 0.3 / 255  # LASS step, noise std and box radius (paper, /255)
+# The published search's step, noise std and box radius (/255: pixels here are in [0, 1]). The stages pass their
+# own from params.yaml (e5.*.csr_radius/alpha/beta, e6.*.adv_radius/alpha/beta); these defaults serve the tests.
+ALPHA, BETA, RADIUS = 0.25 / 255, 0.2 / 255, 0.3 / 255
 
 
 def lass(model, x: torch.Tensor, *, gens: Sequence[torch.Generator], alpha: float = ALPHA, beta: float = BETA,

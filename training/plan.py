@@ -38,9 +38,10 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import ROOT, ConfigError, RunSpec, load_params, parse, stage_section
+from .config import ROOT, ConfigError, RunSpec, load_params, stage_section
 from .models import build
-from .stages.common import Work, batches, with_precision
+from .stages import common
+from .stages.common import Work, batches
 
 DVC_YAML = ROOT / "dvc.yaml"
 H200_FP32_SHARE = 67 / 790  # an H200's plain-fp32 (no TF32) peak / its dense bf16 peak, from the data sheet
@@ -62,8 +63,8 @@ class Device:
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    name: str        # as DVC names it: e5@mnist10k, e2, claims
-    section: str     # params section: e5.mnist10k
+    name: str        # as DVC names it: e5@mnist, e2, claims
+    section: str     # params section: e5.mnist
     module: str      # training.stages.e5_partial_noise
     item: str | None
     cmd: str         # the command dvc.yaml runs (paths as written there)
@@ -88,11 +89,7 @@ def stage_config(stage: Stage, params: dict):
     mod = importlib.import_module(stage.module)
     if not hasattr(mod, "workload"):
         return mod, None
-    profile, section = stage_section(params, stage.section.split(".")[0])
-    if stage.item:
-        section = section[stage.item]
-    with_precision(section, mod.Config, params.get("precision", "fp32"))
-    return mod, parse(mod.Config, section, stage.section)
+    return mod, common.stage_config(params, stage.section.split(".")[0], stage.item, mod.Config)[1]
 
 
 _FWD: dict = {}

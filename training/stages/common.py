@@ -26,11 +26,27 @@ import torch
 from safetensors.torch import save_file
 
 from .. import data as D
-from ..config import PRECISIONS, ROOT, ConfigError, RunSpec, load_params, parse, stage_section, to_dict
+from ..config import PRECISIONS, ROOT, ConfigError, RunSpec, load_params, opt, parse, stage_section, to_dict
 from ..engine import History, fit, make_train_set, resolve_precision
+from ..metrics import best_val, epochs_to_fit
 from ..models import run_state
 
 MAX_BATCH_RUNS = 32  # runs trained together at most (memory and CPU cache friendliness)
+
+# The setting columns that every stage's tables share, in this order, so that one vocabulary describes any
+# measured configuration (the app's catalog reads them). A setting a stage does not vary still has its
+# column: kind "none" with p 0 (clean data), regularizer "none" and augment "none" with strength 0.
+#   width: hidden units per layer (MLP) or filters per conv layer (CNN); depth: hidden layers (MLP) or conv
+#   blocks (CNN, always 2); kind: none | randX (inputs replaced by noise) | randY (labels redrawn), p its share;
+#   regularizer: none | an E6 family (strength: its setting); augment: none | an augmentation (strength: its
+#   setting). Per-run tables end with `seed`; tables over several seeds say `seeds` (how many) instead.
+SETTINGS = ("dataset", "arch", "width", "depth", "n_train", "kind", "p", "regularizer", "strength", "augment", "seed")
+
+# Headline metrics (artifacts/metrics/*.json, what `dvc metrics show` prints): at most MAX_HEADLINE per
+# stage, named from this one short vocabulary so that every stage's row fits one terminal line. What each
+# means in a stage is said by that stage's `headline` docstring and the README's experiment table.
+HEADLINE = ("real", "randX", "randY", "half", "gap", "csr", "repro", "partly", "not")
+MAX_HEADLINE = 6
 
 
 @dataclass
@@ -111,26 +127,92 @@ def batches(specs: Sequence[RunSpec]) -> list[list[int]]:
     return out
 
 
+def settings_of(spec: RunSpec, corruption: D.Corruption, dataset: str, n_train: int, **named) -> dict:
+    """The SETTINGS columns of one run. `named` gives what the spec alone cannot say (regularizer,
+    strength, augment: which knob a stage turns; kind and p where a stage corrupted the data itself,
+    as E1 does) and may add a stage's own columns after them."""
+    m = spec.model
+    width, depth = (m.width, m.depth) if m.arch == "mlp" else (m.filters, 2)
+    out = {"dataset": dataset, "arch": m.arch, "width": width, "depth": depth, "n_train": n_train,
+           "kind": corruption.kind if corruption.p > 0 else "none", "p": float(corruption.p),
+           "regularizer": "none", "strength": 0.0, "augment": "none"}
+    unknown = set(named) & {"dataset", "arch", "width", "depth", "n_train", "seed"}
+    if unknown:
+        raise ValueError(f"settings_of: {sorted(unknown)} come from the run itself")
+    extra = {k: v for k, v in named.items() if k not in out}
+    return {**out, **{k: v for k, v in named.items() if k in out}, "seed": spec.seed, **extra}
+
+
 def fit_all(specs: Sequence[RunSpec], corruptions: Sequence[D.Corruption], train: D.Images, val: D.Images,
-            ctx: Context, labels: Sequence[dict], **fit_kw) -> tuple[pd.DataFrame, list[tuple[History, list[int]]]]:
-    """Train every run, batching those that can share one batched model, and return one table of
-    all their epochs with the columns of `labels[i]` (the settings that vary) added to run i's rows.
-    Also returns each batch's History with the indices of the runs it holds."""
+            ctx: Context, named: Sequence[dict] | None = None, run_ids: Sequence[int] | None = None,
+            **fit_kw) -> tuple[pd.DataFrame, list[tuple[History, list[int]]]]:
+    """Train every run, batching those that can share one batched model, and return one table of all
+    their epochs: run, the SETTINGS columns (`named[i]` adds run i's regularizer/augment and any stage
+    columns), epoch, then the History's measurements. Run i is called run_ids[i] (default i) in the
+    table, and in the reports an `on_epoch` callback gets (each report's rows, and its `chunk`: the
+    indices into `specs` of the batch's runs, in the model's order). Also returns each batch's History
+    with those indices. The pipeline's stages and the live lab both train through here."""
+    on_epoch = fit_kw.pop("on_epoch", None)
+    named = named or [{} for _ in specs]
+    ids = list(run_ids) if run_ids is not None else list(range(len(specs)))
+    dataset = train.name.split("/")[0]
+    columns = [settings_of(s, c, dataset, len(train), **n) for s, c, n in zip(specs, corruptions, named)]
     frames, histories = [], []
     for chunk in batches(specs):
         t0 = time.monotonic()
         data = make_train_set(train, [corruptions[i] for i in chunk])
-        hist = fit([specs[i] for i in chunk], data, val, device=ctx.device, **fit_kw)
-        frame = hist.frame.copy()
-        frame["run"] = [chunk[r] for r in frame["run"]]
-        for col in labels[chunk[0]]:
-            frame[col] = [labels[r][col] for r in frame["run"]]
+
+        def report(r, chunk=chunk):
+            on_epoch({**r, "chunk": chunk, "rows": [{**row, "run": ids[chunk[row["run"]]]} for row in r["rows"]]})
+
+        hist = fit([specs[i] for i in chunk], data, val, device=ctx.device,
+                   on_epoch=report if on_epoch else None, **fit_kw)
+        frame = hist.frame.drop(columns=["seed"], errors="ignore")
+        local = frame["run"].to_numpy()
+        frame["run"] = [ids[chunk[r]] for r in local]
+        for col in columns[chunk[0]]:
+            frame[col] = [columns[chunk[r]][col] for r in local]
         frames.append(frame)
         histories.append((hist, chunk))
         ctx.log(f"  {len(chunk)} runs x {specs[chunk[0]].train.epochs} epochs in {time.monotonic() - t0:.1f}s")
     table = pd.concat(frames, ignore_index=True)
-    front = ["run", "seed", *labels[0].keys(), "epoch"]
+    front = ["run", *columns[0].keys(), "epoch"]
     return table[front + [c for c in table.columns if c not in front]], histories
+
+
+def setting_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a curves table that describe its runs (everything between `run` and `epoch`)."""
+    cols = list(table.columns)
+    return cols[cols.index("run") + 1 : cols.index("epoch")]
+
+
+def per_run(curves: pd.DataFrame, target: float = 1.0) -> pd.DataFrame:
+    """The "final and best" table of a curves table, one row per run: its settings, then final_epoch,
+    final_train_acc (on the labels as given), final_train_acc_clean / _corrupted (its clean and its
+    corrupted examples), final_val_acc, best_epoch and best_val_acc (the best validation epoch, the first
+    on ties) and fit_epoch (first epoch at `target` training accuracy; empty if never)."""
+    last = curves.sort_values("epoch").groupby("run").tail(1).set_index("run").sort_index()
+    best = best_val(curves)
+    out = last[setting_columns(curves)].copy()
+    out["final_epoch"] = last["epoch"]
+    for col in ("train_acc", "train_acc_clean", "train_acc_corrupted", "val_acc"):
+        out[f"final_{col}"] = last[col]
+    out["best_epoch"], out["best_val_acc"] = best["best_epoch"], best["best_val_acc"]
+    out["fit_epoch"] = epochs_to_fit(curves, "train_acc", target)
+    return out.reset_index()
+
+
+def one_group(cfg, specs: Sequence[RunSpec], **lass) -> list[Work]:
+    """The planner's view of a stage whose runs all train on cfg.dataset's n_train/n_val examples for
+    cfg.run.train.epochs (E3, E5, E6, augment); `lass` adds its LASS searches (see Work)."""
+    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
+    return [Work(f"{len(specs)} runs", tuple(specs), shape, n_train=n_train, n_val=n_val,
+                 epochs=cfg.run.train.epochs, **lass)]
+
+
+def rounded(x, digits: int = 4):
+    """A headline number for the metrics JSON: a rounded float, or None where it is missing."""
+    return None if x is None or pd.isna(x) else round(float(x), digits)
 
 
 def _worker_init(threads: int) -> None:
@@ -249,10 +331,39 @@ def with_precision(section: dict, config_cls, value) -> str:
     return value
 
 
+def check_headline(stage: str, metrics: dict) -> dict:
+    """A stage's headline metrics, checked against the shared vocabulary (HEADLINE, MAX_HEADLINE)."""
+    unknown = sorted(set(metrics) - set(HEADLINE))
+    if unknown or len(metrics) > MAX_HEADLINE or any(isinstance(v, dict) for v in metrics.values()):
+        raise ValueError(f"{stage}: headline metrics must be at most {MAX_HEADLINE} numbers named from "
+                         f"{', '.join(HEADLINE)}; got {sorted(metrics)}")
+    return metrics
+
+
 def pick_device(want: str) -> str:
     if want == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return want
+
+
+def stage_config(params: dict, name: str, item: str | None, config_cls) -> tuple[str, object, str]:
+    """A stage's checked settings for the active profile: (profile, config, the precision asked for).
+    The item's section (e.g. e5.mnist) with the profile's overrides; fields the item's name fixes
+    (Config.from_item: e3's kind, e4's axis, e6's regularizer) are set from it and must not be restated."""
+    where = f"{name}.{item}" if item else name
+    profile, section = stage_section(params, name)
+    if item:
+        if item not in section:
+            raise ConfigError(f"params has no section {where!r}")
+        section = dict(section[item])
+        fixed = config_cls.from_item(item) if hasattr(config_cls, "from_item") else {}
+        restated = sorted(set(fixed) & set(section))
+        if restated:
+            raise ConfigError(f"{where}.{restated[0]} restates the item's name; remove it (item {item!r} sets "
+                              f"{restated[0]} = {fixed[restated[0]]!r})")
+        section.update(fixed)
+    asked = with_precision(section, config_cls, params.get("precision", "fp32"))
+    return profile, parse(config_cls, section, where), asked
 
 
 def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], argv=None) -> None:
@@ -266,13 +377,7 @@ def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], 
     section_name = f"{name}.{args.item}" if args.item else name
     try:
         params = load_params(args.params)
-        profile, section = stage_section(params, name)
-        if args.item:
-            if args.item not in section:
-                raise ConfigError(f"params has no section {section_name!r}")
-            section = section[args.item]
-        asked = with_precision(section, config_cls, params.get("precision", "fp32"))
-        cfg = parse(config_cls, section, section_name)
+        profile, cfg, asked = stage_config(params, name, args.item, config_cls)
         device = pick_device(str(params.get("device", "auto")))
         threads = cpu_threads(params.get("threads", 0))
     except ConfigError as err:
@@ -300,7 +405,8 @@ def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], 
         write_json(conf, out / f"{ck}.json")
     for name_, arrays in result.arrays.items():
         _atomic(out / f"{name_}.npz", lambda p, a=arrays: np.savez_compressed(open(p, "wb"), **a))
-    write_json({**result.metrics, "seconds": seconds}, Path(args.metrics) if args.metrics else out / "metrics.json")
+    write_json({**check_headline(section_name, result.metrics), "secs": seconds},
+               Path(args.metrics) if args.metrics else out / "metrics.json")
     write_json({
         "stage": section_name, "profile": profile, "device": device,
         "device_name": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine(),
@@ -312,10 +418,8 @@ def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], 
     ctx.log(f"done in {seconds}s -> {out}")
 
 
-def seeds_field(n: int = 3):
-    from ..config import opt
-
-    return opt(tuple(range(n)), lo=0, hi=2**31 - 1, help="one run per seed (init, shuffle, noise)")
+def seeds_field():
+    return opt(lo=0, hi=2**31 - 1, help="one run per seed (init, shuffle, noise)")
 
 
 def replace_model(spec: RunSpec, **kw) -> RunSpec:

@@ -17,13 +17,15 @@ Tables (artifacts/e1/<item>/):
   in its condition; ties broken by position in the subset).
 - binomial.csv: the reference curve — dataset, condition ("binomial"), seed (of the draws), draw,
   runs, p (the randX mean it is drawn with), p_correct (= Binomial(runs, p) / runs), rank.
-- runs.csv: one row per condition x run — dataset, condition, run, seed, epoch (1), train_acc (on
-  the labels as given, whole training subset), val_acc (clean validation data).
-- summary.csv: one row per condition (binomial included) — dataset, condition, n, runs, mean, std,
-  q05, q25, median, q75, q95, share_never (P = 0), share_always (P = 1), mean_train_acc, mean_val_acc.
+- runs.csv: one row per condition x run — run, the shared setting columns (common.SETTINGS: dataset,
+  arch, width, depth, n_train, kind, p, regularizer, strength, augment, seed), condition, epoch (1),
+  train_acc (on the labels as given, whole training subset), val_acc (clean validation data).
+- summary.csv: one row per condition (binomial included) — the setting columns but seed, condition,
+  seeds (runs), n, mean, std, q05, q25, median, q75, q95, q99, share_never (P = 0), share_always (P = 1),
+  binomial_gap (randX: largest quantile gap to the binomial curve), mean_train_acc, mean_val_acc.
 Gallery (gallery.npz): the `gallery` easiest and hardest real examples — images (uint8), index,
 label, p_correct, rank, group ("easy" / "hard"), easiest first, then hardest first.
-Metrics JSON: per condition mean P(correct), std (spread), share at 0 and at 1.
+Metrics JSON: see `headline`.
 """
 from __future__ import annotations
 
@@ -34,26 +36,26 @@ import pandas as pd
 import torch
 
 from .. import data as D
-from ..config import ConfigError, RunSpec, TrainConfig, opt
-from .common import Context, Result, Work, dataset_size, fit_all, gallery, load_data, stage_main
+from ..config import ConfigError, RunSpec, opt
+from .common import SETTINGS, Context, Result, Work, dataset_size, fit_all, gallery, load_data, rounded, setting_columns, stage_main
 
 CONDITIONS = {"real": "none", "randX": "randX", "randY": "randY"}  # condition -> corruption kind (p = 1)
 
 
 @dataclass(frozen=True)
 class Config:
-    dataset: str = opt("mnist10k", choices=D.DATASETS, help="data set")
-    n_train: int = opt(5000, lo=10, hi=60000, help="training examples (stratified subset)")
-    n_val: int = opt(1000, lo=10, hi=10000, help="validation examples (stratified subset, never corrupted)")
-    n_examples: int = opt(1000, lo=1, hi=60000, help="training examples whose P(correct) is recorded (stratified)")
-    runs: int = opt(100, lo=1, hi=10000, help="one-epoch trainings per condition (paper: 100)")
-    seed_base: int = opt(0, lo=0, hi=2**31 - 1, help="run r uses seed seed_base + r (init and data order)")
-    conditions: tuple[str, ...] = opt(tuple(CONDITIONS), choices=tuple(CONDITIONS), help="data conditions")
-    data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subsets and of the (shared) corruption draw")
-    binomial_draws: int = opt(1000, lo=1, hi=1000000, help="draws of the binomial reference (paper: 1000)")
-    binomial_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the binomial draws")
-    gallery: int = opt(24, lo=0, hi=500, help="easiest and hardest real examples kept as images for the app")
-    run: RunSpec = opt(RunSpec(train=TrainConfig(epochs=1)), help="model and optimiser of every run; train.epochs must be 1")
+    dataset: str = opt(choices=D.DATASETS, help="data set")
+    n_train: int = opt(lo=10, hi=60000, help="training examples (stratified subset)")
+    n_val: int = opt(lo=10, hi=10000, help="validation examples (stratified subset, never corrupted)")
+    n_examples: int = opt(lo=1, hi=60000, help="training examples whose P(correct) is recorded (stratified)")
+    runs: int = opt(lo=1, hi=10000, help="one-epoch trainings per condition (paper: 100)")
+    seed_base: int = opt(lo=0, hi=2**31 - 1, help="run r uses seed seed_base + r (init and data order)")
+    conditions: tuple[str, ...] = opt(choices=tuple(CONDITIONS), help="data conditions")
+    data_seed: int = opt(lo=0, hi=2**31 - 1, help="seed of the subsets and of the (shared) corruption draw")
+    binomial_draws: int = opt(lo=1, hi=1000000, help="draws of the binomial reference (paper: 1000)")
+    binomial_seed: int = opt(lo=0, hi=2**31 - 1, help="seed of the binomial draws")
+    gallery: int = opt(lo=0, hi=500, help="easiest and hardest real examples kept as images for the app")
+    run: RunSpec = opt(help="model and optimiser of every run; train.epochs must be 1")
 
     def __post_init__(self):
         if self.run.train.epochs != 1:
@@ -85,8 +87,8 @@ def run(cfg: Config, ctx: Context) -> Result:
     for cond in cfg.conditions:
         x, given, _ = D.corrupt(train, D.Corruption(CONDITIONS[cond], 1.0, cfg.data_seed))
         data = replace(train, x=x, y=given)  # the one corrupted set every run of this condition sees
-        labels = [{"condition": cond}] * cfg.runs
-        curves, histories = fit_all(specs, [D.Corruption()] * cfg.runs, data, val, ctx, labels, track_examples=True)
+        named = [{"kind": CONDITIONS[cond], "p": 0.0 if cond == "real" else 1.0, "condition": cond}] * cfg.runs
+        curves, histories = fit_all(specs, [D.Corruption()] * cfg.runs, data, val, ctx, named, track_examples=True)
         right = torch.zeros(len(pick))
         for hist, _ in histories:
             right += (hist.preds[1][:, pick].long() == given[pick]).sum(0)  # runs that got each example
@@ -96,8 +98,7 @@ def run(cfg: Config, ctx: Context) -> Result:
             "label_true": train.y[pick].numpy(), "label_given": given[pick].numpy(), "runs": cfg.runs,
             "p_correct": p, "rank": _rank(p)}))
         last = curves[curves["epoch"] == 1]
-        runs.append(last.assign(dataset=cfg.dataset)[["dataset", "condition", "run", "seed", "epoch", "train_acc",
-                                                      "val_acc"]])
+        runs.append(last[["run", *setting_columns(curves), "epoch", "train_acc", "val_acc"]])
         ctx.log(f"  {cond}: mean P(correct) {p.mean():.3f}, never {np.mean(p == 0):.3f}, always {np.mean(p == 1):.3f}")
     examples, runs = pd.concat(examples, ignore_index=True), pd.concat(runs, ignore_index=True)
     result = Result(tables={"examples": examples, "runs": runs})
@@ -106,7 +107,7 @@ def run(cfg: Config, ctx: Context) -> Result:
     result.tables["summary"] = _summary(examples, result.tables.get("binomial"), runs)
     if "real" in cfg.conditions and cfg.gallery:
         result.arrays["gallery"] = _gallery(cfg, train, pick, examples)
-    result.metrics = _headline(result.tables["summary"])
+    result.metrics = headline(result.tables["summary"])
     return result
 
 
@@ -127,16 +128,26 @@ def _binomial(cfg: Config, examples: pd.DataFrame) -> pd.DataFrame:
 
 
 def _summary(examples: pd.DataFrame, binomial: pd.DataFrame | None, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per condition: the shared setting columns (but seed), condition, the distribution of
+    P(correct) over the recorded examples, and for randX its largest gap to the binomial curve (claim
+    E1b: the largest distance between the two quantile functions, at the 101 quantiles 0, 0.01, ... 1).
+    The binomial reference has its own row, with the randX settings (it is drawn from randX's mean)."""
     parts = [examples] if binomial is None else [examples, binomial]
+    settings = runs.drop_duplicates("condition").set_index("condition")
+    q = np.linspace(0, 1, 101)
     rows = []
-    for (dataset, cond), g in pd.concat(parts).groupby(["dataset", "condition"], sort=False):
+    for cond, g in pd.concat(parts).groupby("condition", sort=False):
         p = g["p_correct"]
         acc = runs[runs["condition"] == cond]
-        rows.append({"dataset": dataset, "condition": cond, "n": len(p), "runs": int(g["runs"].iloc[0]),
+        keys = settings.loc["randX" if cond == "binomial" else cond, [c for c in SETTINGS if c != "seed"]].to_dict()
+        gap = (float(np.max(np.abs(np.quantile(p, q) - np.quantile(binomial["p_correct"], q))))
+               if cond == "randX" and binomial is not None else np.nan)
+        rows.append({**keys, "condition": cond, "seeds": int(g["runs"].iloc[0]), "n": len(p),
                      "mean": p.mean(), "std": p.std(), "q05": p.quantile(0.05), "q25": p.quantile(0.25),
-                     "median": p.median(), "q75": p.quantile(0.75), "q95": p.quantile(0.95),
-                     "share_never": (p == 0).mean(), "share_always": (p == 1).mean(),
-                     "mean_train_acc": acc["train_acc"].mean(), "mean_val_acc": acc["val_acc"].mean()})
+                     "median": p.median(), "q75": p.quantile(0.75), "q95": p.quantile(0.95), "q99": p.quantile(0.99),
+                     "share_never": (p == 0).mean(), "share_always": (p == 1).mean(), "binomial_gap": gap,
+                     "mean_train_acc": acc["train_acc"].mean() if len(acc) else np.nan,
+                     "mean_val_acc": acc["val_acc"].mean() if len(acc) else np.nan})
     return pd.DataFrame(rows)
 
 
@@ -152,11 +163,13 @@ def _gallery(cfg: Config, train: D.Images, pick: torch.Tensor, examples: pd.Data
     return out
 
 
-def _headline(summary: pd.DataFrame) -> dict:
-    return {row.condition: {"mean_p_correct": round(float(row.mean), 4), "std_p_correct": round(float(row.std), 4),
-                            "share_never": round(float(row.share_never), 4),
-                            "share_always": round(float(row.share_always), 4)}
-            for row in summary.itertuples()}
+def headline(summary: pd.DataFrame) -> dict:
+    """Fig. 1: real, randX, randY = the mean P(correct) after one epoch in each condition; gap = randX's
+    largest quantile gap to the binomial curve of equally hard examples (small: noise has no easy examples)."""
+    row = summary.set_index("condition")
+    get = lambda cond, col: rounded(row[col].get(cond)) if cond in row.index else None
+    return {"real": get("real", "mean"), "randX": get("randX", "mean"), "randY": get("randY", "mean"),
+            "gap": get("randX", "binomial_gap")}
 
 
 def main(argv=None) -> None:

@@ -37,13 +37,13 @@ Tables (artifacts/e2/):
   seed's matrix total).
 - examples.csv: panel, definition, condition, seed, example (index in the source file), label (digit
   class), noise (input replaced), g (mean sensitivity over all steps), rank (0 = most sensitive).
-- summary.csv: one row per panel x definition x condition — panel, definition, condition, p, seeds,
+- summary.csv: one row per panel x definition x condition — the shared setting columns but seed
+  (common.SETTINGS; kind randX or none), panel, definition, condition, seeds,
   final_step, gini_mean, gini_std, dip_gini (lowest mean Gini), dip_step, off_diagonal (mean over
   seeds of the share off the diagonal; labels panel only), off_diagonal_std, final_loss (whole
   training set, mean over seeds), matrix_from (first step of the class-matrix average),
   matrix_from_loss (whole-training-set loss there, mean over seeds).
-Metrics JSON (headline numbers, own+transfer, labels panel): final Gini of real, 50% real and random,
-the off-diagonal share of real and random, and the random-input condition's final training loss.
+Metrics JSON: see `headline`.
 """
 from __future__ import annotations
 
@@ -57,31 +57,31 @@ import torch
 from .. import data as D
 from ..config import ConfigError, opt
 from ..sensitivity import DEFINITIONS, OWN, loss_sensitivity
-from .common import Context, Result, Work, parallel_map, seeds_field, stage_main
+from .common import Context, Result, Work, parallel_map, rounded, seeds_field, stage_main
 
 PANELS = ("labels", "own_class")
 
 
 @dataclass(frozen=True)
 class Config:
-    dataset: str = opt("mnist10k", choices=("mnist10k", "mnist"), help="digits (training split)")
-    n_examples: int = opt(1000, lo=20, hi=60000, help="training digits (stratified subset; paper: 1000)")
-    size: int = opt(14, lo=4, hi=28, help="digits downscaled to size x size pixels (paper: 14)")
-    half: float = opt(0.5, lo=0.0, hi=1.0, help="share of noise inputs in the '50% real' condition")
-    panels: tuple[str, ...] = opt(PANELS, choices=PANELS, help="labels: digit classes; own_class: one class per example")
-    seeds: tuple[int, ...] = seeds_field(3)
-    data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subset; seed s draws its noise with data_seed + s")
-    width: int = opt(16, lo=1, hi=4096, help="hidden units per layer (paper: 16)")
-    depth: int = opt(2, lo=1, hi=8, help="hidden layers (paper: 2)")
-    lr: float = opt(0.01, lo=1e-6, hi=10.0, help="SGD learning rate per step, labels panel")
-    own_lr: float = opt(0.04, lo=1e-6, hi=10.0, help="SGD learning rate per step, own_class panel")
-    batch_size: int = opt(32, lo=1, hi=60000, help="examples per SGD step")
-    steps: int = opt(8000, lo=2, hi=10_000_000, help="SGD steps (paper: 100,000)")
-    window: int = opt(2, lo=1, hi=100, help="earlier SGD steps unrolled to reach the inputs that L_t depends on")
-    checkpoints: int = opt(12, lo=1, hi=1000, help="log-spaced steps at which the Gini is recorded")
-    first_checkpoint: int = opt(50, lo=1, hi=10_000_000, help="first of them (before ~1 epoch, unseen examples inflate it)")
-    matrix_every: int = opt(10, lo=0, hi=1_000_000, help="steps between class-matrix measurements (0 = no matrix)")
-    matrix_start: float = opt(0.5, lo=0.0, hi=0.99, help="the class matrix averages the steps after this share of training")
+    dataset: str = opt(choices=("mnist10k", "mnist"), help="digits (training split)")
+    n_examples: int = opt(lo=20, hi=60000, help="training digits (stratified subset; paper: 1000)")
+    size: int = opt(lo=4, hi=28, help="digits downscaled to size x size pixels (paper: 14)")
+    half: float = opt(lo=0.0, hi=1.0, help="share of noise inputs in the '50% real' condition")
+    panels: tuple[str, ...] = opt(choices=PANELS, help="labels: digit classes; own_class: one class per example")
+    seeds: tuple[int, ...] = seeds_field()
+    data_seed: int = opt(lo=0, hi=2**31 - 1, help="seed of the subset; seed s draws its noise with data_seed + s")
+    width: int = opt(lo=1, hi=4096, help="hidden units per layer (paper: 16)")
+    depth: int = opt(lo=1, hi=8, help="hidden layers (paper: 2)")
+    lr: float = opt(lo=1e-6, hi=10.0, help="SGD learning rate per step, labels panel")
+    own_lr: float = opt(lo=1e-6, hi=10.0, help="SGD learning rate per step, own_class panel")
+    batch_size: int = opt(lo=1, hi=60000, help="examples per SGD step")
+    steps: int = opt(lo=2, hi=10_000_000, help="SGD steps (paper: 100,000)")
+    window: int = opt(lo=1, hi=100, help="earlier SGD steps unrolled to reach the inputs that L_t depends on")
+    checkpoints: int = opt(lo=1, hi=1000, help="log-spaced steps at which the Gini is recorded")
+    first_checkpoint: int = opt(lo=1, hi=10_000_000, help="first of them (before ~1 epoch, unseen examples inflate it)")
+    matrix_every: int = opt(lo=0, hi=1_000_000, help="steps between class-matrix measurements (0 = no matrix)")
+    matrix_start: float = opt(lo=0.0, hi=0.99, help="the class matrix averages the steps after this share of training")
 
     def __post_init__(self):
         if self.first_checkpoint > self.steps:
@@ -137,8 +137,8 @@ def run(cfg: Config, ctx: Context) -> Result:
     workers = min(len(cfg.panels), torch.get_num_threads())
     tables = _panels(cfg, ctx, train, marks)
     result = Result(tables=tables)
-    result.tables["summary"] = _summary(tables["gini"], tables.get("matrix"), matrix_from(cfg))
-    result.metrics = _headline(result.tables["summary"])
+    result.tables["summary"] = _summary(cfg, tables["gini"], tables.get("matrix"), matrix_from(cfg))
+    result.metrics = headline(result.tables["summary"])
     result.extra.update(checkpoint_steps=marks, panel_workers=max(1, workers), definitions=list(DEFINITIONS),
                         matrix_from=matrix_from(cfg))
     return result
@@ -216,7 +216,9 @@ def off_diagonal(matrix: pd.DataFrame) -> pd.Series:
     return grouped["off"].sum() / grouped["value"].sum()
 
 
-def _summary(gini: pd.DataFrame, matrix: pd.DataFrame | None, start: int) -> pd.DataFrame:
+def _summary(cfg: Config, gini: pd.DataFrame, matrix: pd.DataFrame | None, start: int) -> pd.DataFrame:
+    """One row per panel x definition x condition, led by the shared setting columns (common.SETTINGS
+    but seed: this stage's own loop trains a width x depth MLP on n_examples digits, noise = randX)."""
     shares = off_diagonal(matrix) if matrix is not None else None
     rows = []
     for (panel, definition, cond), g in gini.groupby(["panel", "definition", "condition"], sort=False):
@@ -224,8 +226,11 @@ def _summary(gini: pd.DataFrame, matrix: pd.DataFrame | None, start: int) -> pd.
         final = g["step"].max()
         last = g[g["step"] == final]
         at_start = g[g["step"] == start]["train_loss"]
-        row = {"panel": panel, "definition": definition, "condition": cond, "p": g["p"].iloc[0],
-               "seeds": g["seed"].nunique(), "final_step": int(final), "gini_mean": last["gini"].mean(),
+        p = float(g["p"].iloc[0])
+        row = {"dataset": cfg.dataset, "arch": "mlp", "width": cfg.width, "depth": cfg.depth,
+               "n_train": cfg.n_examples, "kind": "randX" if p > 0 else "none", "p": p,
+               "regularizer": "none", "strength": 0.0, "augment": "none",
+               "panel": panel, "definition": definition, "condition": cond, "seeds": g["seed"].nunique(), "final_step": int(final), "gini_mean": last["gini"].mean(),
                "gini_std": last["gini"].std(), "dip_gini": by_step.min(), "dip_step": int(by_step.idxmin()),
                "off_diagonal": np.nan, "off_diagonal_std": np.nan, "final_loss": last["train_loss"].mean(),
                "matrix_from": np.nan, "matrix_from_loss": np.nan}
@@ -237,15 +242,15 @@ def _summary(gini: pd.DataFrame, matrix: pd.DataFrame | None, start: int) -> pd.
     return pd.DataFrame(rows)
 
 
-def _headline(summary: pd.DataFrame) -> dict:
-    """Six numbers (own+transfer, labels panel): final Gini per condition, off-diagonal share of real
-    and random, and the random-input condition's final whole-training-set loss."""
+def headline(summary: pd.DataFrame) -> dict:
+    """Figs. 3-4, own+transfer, labels panel, means over seeds: real, half, randX = the final Gini of
+    real data, 50 % real and random inputs (Fig. 3: real > 50 % > random); gap = the off-diagonal share
+    of the class matrix, real minus random (Fig. 4: real data shares more across classes)."""
     s = summary[(summary["panel"] == "labels") & (summary["definition"] == OWN)].set_index("condition")
-    out: dict = {"definition": OWN, "final_gini": {c: round(float(v), 4) for c, v in s["gini_mean"].items()},
-                 "off_diagonal": {c: round(float(v), 4) for c, v in s["off_diagonal"].dropna().items()}}
-    if "random" in s.index:
-        out["random_final_loss"] = round(float(s.at["random", "final_loss"]), 4)
-    return out
+    get = lambda cond, col: rounded(s[col].get(cond)) if cond in s.index else None
+    off = s["off_diagonal"]
+    return {"real": get("real", "gini_mean"), "half": get("50% real", "gini_mean"), "randX": get("random", "gini_mean"),
+            "gap": rounded(off["real"] - off["random"]) if {"real", "random"} <= set(off.dropna().index) else None}
 
 
 def main(argv=None) -> None:

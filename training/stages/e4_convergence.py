@@ -18,15 +18,13 @@ width at the same noise level. Item `size` (right panel): time / time of the sma
 the same noise level. If any reference run did not fit, the reference (and so `normalised`) is NaN.
 
 Tables (artifacts/e4/<item>/):
-- curves.csv: one row per run x epoch (epoch 0 = before training) — run, seed, width, n_train, kind,
-  p, epoch, lr, train_loss, train_acc (on labels as given), train_acc_clean, train_acc_corrupted,
+- curves.csv: one row per run x epoch (epoch 0 = before training) — run, the shared setting columns
+  (common.SETTINGS: dataset, arch, width, depth, n_train, kind, p, regularizer, strength, augment, seed), epoch, lr, train_loss, train_acc (on labels as given), train_acc_clean, train_acc_corrupted,
   train_acc_true, val_loss, val_acc, seconds. A batch's rows end at the epoch it stopped.
-- summary.csv: one row per run — run, seed, width, n_train, kind, p, fit_epoch (NaN if never),
+- summary.csv: one row per run — run, the setting columns, fit_epoch (NaN if never),
   fitted, epochs_run, final_train_acc, ref_fit_epoch, normalised, normalised_by (e.g. "width=16").
 
-Metrics JSON: per setting the mean fit_epoch over fitted seeds, the share fitted and the mean
-normalised time ("fit": "w<width>_n<n_train>_<kind>_p<p>"); and the paper-comparable ratios: the
-mean normalised time of the largest axis value per condition ("largest_over_smallest": "<kind>_p<p>").
+Metrics JSON: see `headline`.
 """
 from __future__ import annotations
 
@@ -37,27 +35,32 @@ import pandas as pd
 from .. import data as D
 from ..config import RunSpec, opt
 from ..metrics import epochs_to_fit
-from .common import Context, Result, Work, dataset_size, fit_all, load_data, replace_model, replace_train, seeds_field, stage_main
+from .common import (Context, Result, Work, dataset_size, fit_all, load_data, replace_model, replace_train, rounded,
+                     seeds_field, setting_columns, stage_main)
 
 AXIS_COLUMN = {"width": "width", "size": "n_train"}
 
 
 @dataclass(frozen=True)
 class Config:
-    dataset: str = opt("mnist10k", choices=D.DATASETS, help="data set")
-    axis: str = opt("width", choices=("width", "size"), help="the setting that varies and is normalised (the panel)")
-    widths: tuple[int, ...] = opt((16, 64, 256), lo=1, hi=8192, help="hidden units per layer; replaces run.model.width")
-    sizes: tuple[int, ...] = opt((1000,), lo=10, hi=60000, help="training set sizes (stratified subsets)")
-    n_val: int = opt(500, lo=10, hi=10000, help="validation examples (clean; only for the curves)")
-    kinds: tuple[str, ...] = opt(("randX",), choices=("randX", "randY"), help="noise kinds for p > 0")
-    noise: tuple[float, ...] = opt((0.0, 0.25, 0.5, 0.75, 1.0), lo=0.0, hi=1.0, help="fractions of corrupted examples")
-    seeds: tuple[int, ...] = seeds_field(3)
-    data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subsets; run seed s corrupts with data_seed + s")
-    max_epochs: int = opt(100, lo=1, hi=100000, help="cap on epochs; replaces run.train.epochs")
-    target: float = opt(1.0, lo=0.1, hi=1.0, help="training accuracy (labels as given) that counts as fitted")
-    image_size: int = opt(0, lo=0, hi=64, help="images downscaled to this side before training (0 = as stored); "
+    dataset: str = opt(choices=D.DATASETS, help="data set")
+    axis: str = opt(choices=("width", "size"), help="the setting that varies and is normalised (the panel)")
+    widths: tuple[int, ...] = opt(lo=1, hi=8192, help="hidden units per layer; replaces run.model.width")
+    sizes: tuple[int, ...] = opt(lo=10, hi=60000, help="training set sizes (stratified subsets)")
+    n_val: int = opt(lo=10, hi=10000, help="validation examples (clean; only for the curves)")
+    kinds: tuple[str, ...] = opt(choices=("randX", "randY"), help="noise kinds for p > 0")
+    noise: tuple[float, ...] = opt(lo=0.0, hi=1.0, help="fractions of corrupted examples")
+    seeds: tuple[int, ...] = seeds_field()
+    data_seed: int = opt(lo=0, hi=2**31 - 1, help="seed of the subsets; run seed s corrupts with data_seed + s")
+    max_epochs: int = opt(lo=1, hi=100000, help="cap on epochs; replaces run.train.epochs")
+    target: float = opt(lo=0.1, hi=1.0, help="training accuracy (labels as given) that counts as fitted")
+    image_size: int = opt(lo=0, hi=64, help="images downscaled to this side before training (0 = as stored); "
                                                "fewer pixels d make n/d, and so the cost of memorizing noise, grow")
-    run: RunSpec = opt(RunSpec(), help="model (except width) and optimiser shared by every run")
+    run: RunSpec = opt(help="model (except width) and optimiser shared by every run")
+
+    @staticmethod
+    def from_item(item: str) -> dict:
+        return {"axis": item}  # the item (width | size) is the panel's axis
 
 
 def conditions(cfg: Config) -> list[tuple[str, float]]:
@@ -88,7 +91,7 @@ def groups(cfg: Config, n: int, kind: str, p: float) -> tuple[list[RunSpec], lis
         for seed in cfg.seeds:
             specs.append(RunSpec(seed=seed, model=base.model, train=base.train))
             corrs.append(D.Corruption(kind, p, cfg.data_seed + seed))
-            labels.append({"width": width, "n_train": n, "kind": kind, "p": p})
+            labels.append({})
     return specs, corrs, labels
 
 
@@ -126,13 +129,13 @@ def run(cfg: Config, ctx: Context) -> Result:
             frames.append(frame)
     curves = pd.concat(frames, ignore_index=True)
     summary = _summary(curves, cfg)
-    return Result(tables={"curves": curves, "summary": summary}, metrics=_headline(summary, cfg.axis))
+    return Result(tables={"curves": curves, "summary": summary}, metrics=headline(summary, cfg.axis))
 
 
 def _summary(curves: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     """One row per run: its fit epoch, and that time relative to the reference setting (see docstring)."""
     last = curves.sort_values("epoch").groupby("run").tail(1).set_index("run").sort_index()
-    out = last[["seed", "width", "n_train", "kind", "p"]].copy()
+    out = last[setting_columns(curves)].copy()
     out["fit_epoch"] = epochs_to_fit(curves, "train_acc", cfg.target)
     out["fitted"] = out["fit_epoch"].notna()
     out["epochs_run"], out["final_train_acc"] = last["epoch"], last["train_acc"]
@@ -147,25 +150,15 @@ def _summary(curves: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return out.reset_index()
 
 
-def _headline(summary: pd.DataFrame, axis: str) -> dict:
+def headline(summary: pd.DataFrame, axis: str) -> dict:
+    """Fig. 6, the paper-comparable ratios: the time to fit of the largest axis value (widest net or
+    largest set) over the smallest, mean over seeds, on clean data (real) and with all inputs (randX)
+    or all labels (randY) random, p = 1; None where some seed never fitted within the cap."""
     col = AXIS_COLUMN[axis]
-    out: dict = {"axis": axis, "normalised_by": str(summary["normalised_by"].iloc[0]), "fit": {},
-                 "largest_over_smallest": {}}
-    for (w, n, kind, p), g in summary.groupby(["width", "n_train", "kind", "p"]):
-        fitted = g[g.fitted]
-        out["fit"][f"w{w}_n{n}_{kind}_p{p:g}"] = {
-            "fit_epoch": round(float(fitted.fit_epoch.mean()), 2) if len(fitted) else None,
-            "share_fitted": round(float(g.fitted.mean()), 3),
-            "normalised": _round(g.normalised.mean(skipna=False)),
-        }
     largest = summary[summary[col] == summary[col].max()]
-    for (kind, p), g in largest.groupby(["kind", "p"]):
-        out["largest_over_smallest"][f"{kind}_p{p:g}"] = _round(g.normalised.mean(skipna=False))
-    return out
-
-
-def _round(x) -> float | None:
-    return None if pd.isna(x) else round(float(x), 3)
+    ratio = largest.groupby(["kind", "p"])["normalised"].agg(lambda s: s.mean(skipna=False))
+    return {"real": rounded(ratio.get(("none", 0.0)), 3), "randX": rounded(ratio.get(("randX", 1.0)), 3),
+            "randY": rounded(ratio.get(("randY", 1.0)), 3)}
 
 
 def main(argv=None) -> None:

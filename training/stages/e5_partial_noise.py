@@ -7,11 +7,13 @@ randY run, the predicted class of some training examples at every epoch (the mem
 clock of page 7), a gallery of those digits, and checkpoints of a real-label and a random-label model.
 
 Outputs (in --out):
-  curves.csv   run, seed, kind (none|randX|randY), p, epoch, lr, train_loss, train_acc, train_acc_clean,
-               train_acc_corrupted, train_acc_true, val_loss, val_acc, seconds   (one row per run x epoch)
-  csr.csv      run, seed, kind, p, epoch, csr                                  (one row per run x CSR epoch)
-  summary.csv  run, seed, kind, p, best_epoch, best_val_acc, final_epoch, final_val_acc, final_train_acc,
-               fit_epoch (first epoch at 100 % train acc, empty if never), final_csr
+  curves.csv   run, <SETTINGS>, epoch, lr, train_loss, train_acc, train_acc_clean, train_acc_corrupted,
+               train_acc_true, val_loss, val_acc, seconds   (one row per run x epoch; <SETTINGS>: the setting
+               columns every stage shares, common.SETTINGS: dataset ... kind (none|randX|randY), p ... seed)
+  csr.csv      run, <SETTINGS>, epoch, csr                  (one row per run x CSR epoch)
+  summary.csv  run, <SETTINGS>, the "final and best" columns of common.per_run (final_epoch, final_train_acc,
+               final_train_acc_clean, final_train_acc_corrupted, final_val_acc, best_epoch, best_val_acc,
+               fit_epoch: first epoch at 100 % train acc, empty if never), final_csr
   clock.csv    example (source index), epoch, true_label, given_label, relabelled, pred, state (given|true|neither)
   clock_gallery.npz   images (uint8), index, label, given            -- the digits the clock follows
   teaser.csv   split (train|val), example, true_label, random_label (-1 on val), pred_real, pred_random
@@ -30,29 +32,33 @@ import torch
 from .. import data as D
 from ..config import RunSpec, opt
 from ..engine import predict
-from ..metrics import best_val, critical_sample_ratio, epochs_to_fit
-from .common import Context, Result, Work, checkpoint, dataset_size, fit_all, gallery, load_data, seeds_field, stage_main
+from ..metrics import critical_sample_ratio
+from .common import (Context, Result, Work, checkpoint, dataset_size, fit_all, gallery, load_data, one_group, per_run,
+                     rounded, seeds_field, setting_columns, stage_main)
 
 
 @dataclass(frozen=True)
 class Config:
-    dataset: str = opt("mnist10k", choices=D.DATASETS, help="data set")
-    n_train: int = opt(2000, lo=10, hi=60000, help="training examples (stratified subset)")
-    n_val: int = opt(1000, lo=10, hi=10000, help="validation examples (stratified subset, never corrupted)")
-    kinds: tuple[str, ...] = opt(("randX", "randY"), choices=("randX", "randY"), help="noise kinds")
-    noise: tuple[float, ...] = opt((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), lo=0.0, hi=1.0, help="fractions of corrupted examples")
-    seeds: tuple[int, ...] = seeds_field(3)
-    data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subset and of the corruption draw")
-    csr_every: int = opt(10, lo=1, hi=1000, help="epochs between CSR measurements")
-    csr_points: int = opt(1000, lo=1, hi=10000, help="validation points searched by LASS (a stratified draw)")
-    csr_batch: int = opt(500, lo=1, hi=10000, help="points searched together; the early stop counts per batch")
-    csr_steps: int = opt(100, lo=1, hi=1000, help="max LASS iterations")
-    csr_min_new_share: float = opt(0.04, lo=0.0, hi=1.0,
+    dataset: str = opt(choices=D.DATASETS, help="data set")
+    n_train: int = opt(lo=10, hi=60000, help="training examples (stratified subset)")
+    n_val: int = opt(lo=10, hi=10000, help="validation examples (stratified subset, never corrupted)")
+    kinds: tuple[str, ...] = opt(choices=("randX", "randY"), help="noise kinds")
+    noise: tuple[float, ...] = opt(lo=0.0, hi=1.0, help="fractions of corrupted examples")
+    seeds: tuple[int, ...] = seeds_field()
+    data_seed: int = opt(lo=0, hi=2**31 - 1, help="seed of the subset and of the corruption draw")
+    csr_every: int = opt(lo=1, hi=1000, help="epochs between CSR measurements")
+    csr_points: int = opt(lo=1, hi=10000, help="validation points searched by LASS (a stratified draw)")
+    csr_batch: int = opt(lo=1, hi=10000, help="points searched together; the early stop counts per batch")
+    csr_steps: int = opt(lo=1, hi=1000, help="max LASS iterations")
+    csr_min_new_share: float = opt(lo=0.0, hi=1.0,
                                    help="LASS stops once an iteration flips fewer than this share of a batch (0 = never)")
-    clock_p: float = opt(0.4, lo=0.0, hi=1.0, help="randY level of the run whose examples the memorization clock follows")
-    clock_examples: int = opt(200, lo=0, hi=5000, help="training examples followed by the clock (half clean, half corrupted)")
-    checkpoints: bool = opt(True, help="save the real-label and random-label models (seed 0)")
-    run: RunSpec = opt(RunSpec(), help="model and optimiser shared by every run")
+    csr_radius: float = opt(lo=0.0, hi=255.0, help="LASS box radius around each point, 0-255 pixel scale (paper: 0.3)")
+    csr_alpha: float = opt(lo=0.0, hi=255.0, help="LASS sign-step size, 0-255 pixel scale (paper: 0.25)")
+    csr_beta: float = opt(lo=0.0, hi=255.0, help="LASS noise std, 0-255 pixel scale (paper: 0.2)")
+    clock_p: float = opt(lo=0.0, hi=1.0, help="randY level of the run whose examples the memorization clock follows")
+    clock_examples: int = opt(lo=0, hi=5000, help="training examples followed by the clock (half clean, half corrupted)")
+    checkpoints: bool = opt(help="save the real-label and random-label models (seed 0)")
+    run: RunSpec = opt(help="model and optimiser shared by every run")
 
 
 def conditions(cfg: Config) -> list[tuple[str, float]]:
@@ -62,76 +68,62 @@ def conditions(cfg: Config) -> list[tuple[str, float]]:
 
 
 def runs_of(cfg: Config) -> tuple[list[RunSpec], list[D.Corruption], list[dict]]:
-    """Every run of the stage: its spec, its corruption and the settings that label it."""
-    specs, corrs, labels = [], [], []
+    """Every run of the stage: its spec, its corruption and what fit_all cannot read off them (nothing:
+    E5 varies only the noise)."""
+    specs, corrs = [], []
     for kind, p in conditions(cfg):
         for seed in cfg.seeds:
             specs.append(RunSpec(seed=seed, model=cfg.run.model, train=cfg.run.train))
             corrs.append(D.Corruption(kind, p, cfg.data_seed))
-            labels.append({"kind": kind, "p": p})
-    return specs, corrs, labels
+    return specs, corrs, [{} for _ in specs]
+
+
+def find(cfg: Config, specs, corrs, kind: str, p: float) -> int | None:
+    """The index of the first seed's run at noise (kind, p), if the stage has one."""
+    return next((i for i, (s, c) in enumerate(zip(specs, corrs))
+                 if (c.kind if c.p else "none", c.p) == (kind, p) and s.seed == cfg.seeds[0]), None)
 
 
 def workload(cfg: Config) -> list[Work]:
-    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
-    specs = runs_of(cfg)[0]
-    return [Work(f"{len(specs)} runs", tuple(specs), shape, n_train=n_train, n_val=n_val, epochs=cfg.run.train.epochs,
-                 lass_points=min(cfg.csr_points, n_val), lass_every=cfg.csr_every, lass_steps=cfg.csr_steps,
-                 lass_batch=cfg.csr_batch)]
+    return one_group(cfg, runs_of(cfg)[0], lass_points=min(cfg.csr_points, dataset_size(cfg.dataset, 0, cfg.n_val)[2]),
+                     lass_every=cfg.csr_every, lass_steps=cfg.csr_steps, lass_batch=cfg.csr_batch)
 
 
 def run(cfg: Config, ctx: Context) -> Result:
     train, val = load_data(ctx, cfg.dataset, cfg.n_train, cfg.n_val, cfg.data_seed)
     csr_x = D.stratified_subset(val, cfg.csr_points, cfg.data_seed).x.to(ctx.device)  # every class, not the split's head
-    specs, corrs, labels = runs_of(cfg)
+    specs, corrs, _ = runs_of(cfg)
     csr_rows: list[dict] = []
-    clock_run = next((i for i, l in enumerate(labels) if l["kind"] == "randY" and l["p"] == cfg.clock_p), None)
+    clock_run = find(cfg, specs, corrs, "randY", cfg.clock_p)
 
     def measure_csr(report):  # called after every epoch of every batch
         if report["epoch"] % cfg.csr_every and report["epoch"] != report["epochs"]:
             return
         ratio, _ = critical_sample_ratio(report["model"], csr_x, seed=report["epoch"], batch=cfg.csr_batch,
-                                         steps=cfg.csr_steps, min_new_share=cfg.csr_min_new_share)
-        for row, r in zip(report["rows"], ratio.tolist()):
-            csr_rows.append({"local_run": row["run"], "seed": row["seed"], "epoch": report["epoch"], "csr": r,
-                             "batch": id(report["model"])})
+                                         steps=cfg.csr_steps, min_new_share=cfg.csr_min_new_share,
+                                         radius=cfg.csr_radius / 255, alpha=cfg.csr_alpha / 255, beta=cfg.csr_beta / 255)
+        csr_rows.extend({"run": row["run"], "epoch": report["epoch"], "csr": r}
+                        for row, r in zip(report["rows"], ratio.tolist()))
 
     ctx.log(f"{len(specs)} runs on {len(train)} {cfg.dataset} examples")
-    curves, histories = fit_all(specs, corrs, train, val, ctx, labels, on_epoch=measure_csr,
+    curves, histories = fit_all(specs, corrs, train, val, ctx, on_epoch=measure_csr,
                                 track_examples=cfg.clock_examples > 0)
-    # map each CSR row back to its global run index
-    chunk_of = {id(h.model): chunk for h, chunk in histories}
-    csr = pd.DataFrame([{"run": chunk_of[r["batch"]][r["local_run"]], "seed": r["seed"], "epoch": r["epoch"],
-                         "csr": r["csr"]} for r in csr_rows])
-    csr = csr.merge(curves[["run", "kind", "p"]].drop_duplicates(), on="run")[["run", "seed", "kind", "p", "epoch", "csr"]]
-    summary = _summary(curves, csr)
+    settings = curves[["run", *setting_columns(curves)]].drop_duplicates("run")
+    csr = settings.merge(pd.DataFrame(csr_rows, columns=["run", "epoch", "csr"]), on="run")
+    summary = per_run(curves).merge(csr.sort_values("epoch").groupby("run")["csr"].last().rename("final_csr"),
+                                    on="run", how="left")
     result = Result(tables={"curves": curves, "csr": csr, "summary": summary})
     if clock_run is not None and cfg.clock_examples:
         result.tables["clock"], result.arrays["clock_gallery"] = _clock(cfg, train, histories, clock_run,
                                                                         corrs[clock_run])
         result.extra["clock_run"] = clock_run
     if cfg.checkpoints:
-        result.checkpoints.update(_checkpoints(cfg, specs, labels, histories, corrs, train, val))
+        result.checkpoints.update(_checkpoints(cfg, specs, histories, corrs, train, val))
         if {"model_real", "model_random"} <= set(result.checkpoints):
             result.tables["teaser"], result.arrays["teaser_gallery"], result.arrays["first_layer"] = _teaser(
-                cfg, specs, labels, histories, corrs, train, val)
-    result.metrics = _headline(summary)
+                cfg, specs, histories, corrs, train, val)
+    result.metrics = headline(summary)
     return result
-
-
-def _summary(curves: pd.DataFrame, csr: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: best validation epoch/value, final values, epochs to fit, final CSR."""
-    last = curves.sort_values("epoch").groupby("run").tail(1).set_index("run")
-    best = best_val(curves)
-    fit_epoch = epochs_to_fit(curves, "train_acc", 1.0)
-    final_csr = csr.sort_values("epoch").groupby("run")["csr"].last() if len(csr) else pd.Series(dtype=float)
-    out = last[["seed", "kind", "p"]].copy()
-    out["best_epoch"], out["best_val_acc"] = best["best_epoch"], best["best_val_acc"]
-    out["final_epoch"], out["final_val_acc"] = last["epoch"], last["val_acc"]
-    out["final_train_acc"] = last["train_acc"]
-    out["fit_epoch"] = fit_epoch
-    out["final_csr"] = final_csr.reindex(out.index)
-    return out.reset_index()
 
 
 def _clock(cfg, train, histories, run, corr):
@@ -160,11 +152,11 @@ def _clock(cfg, train, histories, run, corr):
     return pd.DataFrame(rows), gallery(train, pick, given=given[pick])
 
 
-def _checkpoints(cfg, specs, labels, histories, corrs, train, val):
+def _checkpoints(cfg, specs, histories, corrs, train, val):
     out = {}
     wanted = {"model_real": ("none", 0.0), "model_random": ("randY", 1.0)}
     for name, (kind, p) in wanted.items():
-        i = next((i for i, l in enumerate(labels) if (l["kind"], l["p"]) == (kind, p) and specs[i].seed == cfg.seeds[0]), None)
+        i = find(cfg, specs, corrs, kind, p)
         if i is None:
             continue
         for hist, chunk in histories:
@@ -182,11 +174,10 @@ def _locate(histories, i):
     raise KeyError(i)
 
 
-def _teaser(cfg, specs, labels, histories, corrs, train, val, n: int = 16):
+def _teaser(cfg, specs, histories, corrs, train, val, n: int = 16):
     """The real-label and the random-label model (seed 0) side by side on a few training digits (with the
     random labels the second model was taught) and a few validation digits; plus their first-layer weights."""
-    runs = {name: next(i for i, l in enumerate(labels) if (l["kind"], l["p"]) == kp and specs[i].seed == cfg.seeds[0])
-            for name, kp in (("real", ("none", 0.0)), ("random", ("randY", 1.0)))}
+    runs = {"real": find(cfg, specs, corrs, "none", 0.0), "random": find(cfg, specs, corrs, "randY", 1.0)}
     _, random_labels, _ = D.corrupt(train, corrs[runs["random"]])
     g = torch.Generator().manual_seed(cfg.data_seed + 1)
     pick_tr = torch.randperm(len(train), generator=g)[:n]
@@ -210,14 +201,19 @@ def _teaser(cfg, specs, labels, histories, corrs, train, val, n: int = 16):
     return pd.DataFrame(table), both, weights
 
 
-def _headline(summary: pd.DataFrame) -> dict:
-    out = {}
-    for (kind, p), g in summary.groupby(["kind", "p"]):
-        key = f"{kind}_p{p:g}"
-        out[key] = {"best_val_acc": round(float(g.best_val_acc.mean()), 4),
-                    "final_val_acc": round(float(g.final_val_acc.mean()), 4),
-                    "final_csr": round(float(g.final_csr.mean()), 4)}
-    return out
+def headline(summary: pd.DataFrame) -> dict:
+    """Figs. 7-9, means over seeds: real = best validation accuracy on clean data; randX, randY = final
+    validation accuracy at the highest noise level below 1 that the stage ran (p = 0.8 on the CPU; at
+    p = 1 where that is the only level, as on CIFAR-10); csr = final CSR with every label random (randY,
+    p = 1), gap = that CSR minus the clean one (Fig. 8: more noise, more critical samples)."""
+    mean = summary.groupby(["kind", "p"])[["best_val_acc", "final_val_acc", "final_csr"]].mean()
+    noisy = [p for p in mean.index.get_level_values("p").unique() if 0 < p < 1] or [1.0]
+    top = max(noisy)
+    get = lambda kind, p, col: rounded(mean[col].get((kind, p)))
+    csr_clean, csr_random = get("none", 0.0, "final_csr"), get("randY", 1.0, "final_csr")
+    return {"real": get("none", 0.0, "best_val_acc"), "randX": get("randX", top, "final_val_acc"),
+            "randY": get("randY", top, "final_val_acc"), "csr": csr_random,
+            "gap": rounded(csr_random - csr_clean) if None not in (csr_clean, csr_random) else None}
 
 
 def main(argv=None) -> None:

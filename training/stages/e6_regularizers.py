@@ -10,19 +10,20 @@ them: every batch gets a LASS search, and the points it flips add their critical
 CIFAR-10 with the CNN (the `cifar_*` items); `dataset` in the settings table says which.
 
 Tables (CSV):
-- curves:   per run x epoch: run, seed, family, strength, dropout, labels (real|random), epoch, lr,
-            train_loss, train_acc, train_acc_clean, train_acc_corrupted, train_acc_true, val_loss,
+- curves:   per run x epoch: run, the shared setting columns (common.SETTINGS: dataset, arch, width, depth,
+            n_train, kind (none = real labels | randY with p = 1 = random labels), p, regularizer (the family),
+            strength, augment, seed), dropout (the hidden dropout, crossed with the adversarial weight), epoch,
+            lr, train_loss, train_acc, train_acc_clean, train_acc_corrupted, train_acc_true, val_loss,
             val_acc[, adv_flipped (adversarial items: share of the epoch's training points whose LASS search
             flipped the prediction)], seconds
-- summary:  per run: run, seed, family, strength, dropout, labels, final_epoch, final_train_acc,
-            final_val_acc, best_epoch, best_val_acc, fit_epoch (first epoch at 100 % training accuracy)
+- summary:  per run: run, the setting columns, dropout, common.per_run's final and best columns
             [, adv_flipped (adversarial items: share of training points LASS flipped, mean over epochs)]
-- settings: per setting, means over seeds (the derived table the claims and page 5 read): family,
-            dataset, strength, dropout, random_train_acc (final training accuracy on random labels),
+- settings: per setting, means over seeds (the derived table the claims and page 5 read): the setting
+            columns but kind, p and seed, dropout, random_train_acc (final training accuracy on random labels),
             real_train_acc, best_val_acc (best clean validation accuracy on real labels), seeds, and for
             adversarial items random_adv_flipped, real_adv_flipped (share of training points whose
             LASS search flipped the prediction, per batch, mean over epochs and seeds)
-- frontier: Fig. 10: per x on a grid of random-label training accuracy: family, x, best_val_acc (the
+- frontier: Fig. 10: per x on a grid of random-label training accuracy: dataset, regularizer, x, best_val_acc (the
             best clean validation accuracy, mean over seeds, among settings whose random-label
             training accuracy, mean over seeds, is at most x), strength and dropout of that setting,
             its random_train_acc, seeds (runs averaged per label)
@@ -37,8 +38,8 @@ import pandas as pd
 
 from .. import data as D
 from ..config import ConfigError, ModelConfig, RunSpec, TrainConfig, allowed, opt
-from ..metrics import best_val, epochs_to_fit
-from .common import Context, Result, Work, dataset_size, fit_all, load_data, replace_model, replace_train, seeds_field, stage_main
+from .common import (SETTINGS, Context, Result, Work, fit_all, load_data, one_group, per_run, replace_model, replace_train,
+                     rounded, seeds_field, stage_main)
 
 # family -> (which config holds its knob, the knob's field name)
 KNOBS = {
@@ -49,26 +50,34 @@ KNOBS = {
     "weight_decay": ("train", "weight_decay"),
     "adversarial": ("train", "adv_weight"),
 }
-FRONTIER_AT = (0.2, 0.5, 1.0)  # random-label training accuracies at which the metrics report the frontier
 
 
 @dataclass(frozen=True)
 class Config:
-    family: str = opt("dropout", choices=tuple(KNOBS), help="the regularizer this item sweeps")
-    dataset: str = opt("mnist10k", choices=D.DATASETS, help="data set")
-    n_train: int = opt(500, lo=10, hi=60000, help="training examples (stratified subset)")
-    n_val: int = opt(1000, lo=10, hi=10000, help="validation examples (stratified subset, always clean)")
-    strengths: tuple[float, ...] = opt((0.0, 0.5), lo=0.0, hi=10.0,
+    family: str = opt(choices=tuple(KNOBS), help="the regularizer this item sweeps")
+    dataset: str = opt(choices=D.DATASETS, help="data set")
+    n_train: int = opt(lo=10, hi=60000, help="training examples (stratified subset)")
+    n_val: int = opt(lo=10, hi=10000, help="validation examples (stratified subset, always clean)")
+    strengths: tuple[float, ...] = opt(lo=0.0, hi=10.0,
                                        help="the family's setting per run, in that setting's unit (0 = none)")
-    dropouts: tuple[float, ...] = opt((0.0,), lo=0.0, hi=0.95,
+    dropouts: tuple[float, ...] = opt(lo=0.0, hi=0.95,
                                       help="hidden dropout crossed with every strength (the adversarial item)")
-    seeds: tuple[int, ...] = seeds_field(3)
-    data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subset and of the random labels")
-    adv_radius: float = opt(0.3, lo=0.0, hi=255.0, help="LASS box radius, 0-255 pixel scale (paper: 0.3)")
-    adv_alpha: float = opt(0.25, lo=0.0, hi=255.0, help="LASS sign-step size, 0-255 pixel scale (paper: 0.25)")
-    adv_beta: float = opt(0.2, lo=0.0, hi=255.0, help="LASS noise std, 0-255 pixel scale (paper: 0.2)")
-    frontier_step: float = opt(0.02, lo=0.001, hi=0.5, help="spacing of the frontier's x grid (accuracy)")
-    run: RunSpec = opt(RunSpec(), help="model and optimiser shared by every run")
+    seeds: tuple[int, ...] = seeds_field()
+    data_seed: int = opt(lo=0, hi=2**31 - 1, help="seed of the subset and of the random labels")
+    adv_radius: float = opt(lo=0.0, hi=255.0, help="LASS box radius, 0-255 pixel scale (paper: 0.3)")
+    adv_alpha: float = opt(lo=0.0, hi=255.0, help="LASS sign-step size, 0-255 pixel scale (paper: 0.25)")
+    adv_beta: float = opt(lo=0.0, hi=255.0, help="LASS noise std, 0-255 pixel scale (paper: 0.2)")
+    frontier_step: float = opt(lo=0.001, hi=0.5, help="spacing of the frontier's x grid (accuracy)")
+    run: RunSpec = opt(help="model and optimiser shared by every run")
+
+    @staticmethod
+    def from_item(item: str) -> dict:
+        """The item is the family (`dropout`) or a data set's sweep of it (`cifar_dropout`)."""
+        family = max((f for f in KNOBS if item == f or item.endswith("_" + f)), key=len, default=None)
+        if family is None:
+            raise ConfigError(f"e6 item {item!r} names no regularizer; allowed: " + ", ".join(
+                f"{f} or <prefix>_{f}" for f in KNOBS))
+        return {"family": family}
 
     def __post_init__(self):
         # The strengths go into ModelConfig/TrainConfig fields with their own ranges: check them here,
@@ -97,19 +106,16 @@ def runs_of(cfg: Config) -> tuple[list[RunSpec], list[D.Corruption], list[dict]]
     specs, corrs, labels = [], [], []
     for strength in cfg.strengths:
         for dropout in cfg.dropouts:
-            for kind in ("real", "random"):
+            for p in (0.0, 1.0):  # real labels, then every label random
                 for seed in cfg.seeds:
                     specs.append(spec_for(cfg, seed, strength, dropout))
-                    corrs.append(D.Corruption("randY", 1.0 if kind == "random" else 0.0, cfg.data_seed))
-                    labels.append({"family": cfg.family, "strength": strength,
-                                   "dropout": specs[-1].model.dropout, "labels": kind})
+                    corrs.append(D.Corruption("randY", p, cfg.data_seed))
+                    labels.append({"regularizer": cfg.family, "strength": strength, "dropout": specs[-1].model.dropout})
     return specs, corrs, labels
 
 
 def workload(cfg: Config) -> list[Work]:
-    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
-    specs = runs_of(cfg)[0]
-    return [Work(f"{len(specs)} runs", tuple(specs), shape, n_train=n_train, n_val=n_val, epochs=cfg.run.train.epochs)]
+    return one_group(cfg, runs_of(cfg)[0])
 
 
 def run(cfg: Config, ctx: Context) -> Result:
@@ -119,32 +125,27 @@ def run(cfg: Config, ctx: Context) -> Result:
     ctx.log(f"{cfg.family}: {len(specs)} runs on {len(train)} {cfg.dataset} examples")
     curves, _ = fit_all(specs, corrs, train, val, ctx, labels, lass_cfg=lass_cfg)
     summary = _summary(curves)
-    frontier = _frontier(summary, cfg.frontier_step)
     per_setting = settings(summary)
-    per_setting.insert(1, "dataset", cfg.dataset)
+    frontier = _frontier(per_setting, cfg.frontier_step)
     return Result(tables={"curves": curves, "summary": summary, "settings": per_setting, "frontier": frontier},
-                  metrics=_headline(cfg, summary, frontier))
+                  metrics=headline(per_setting, frontier))
 
 
 def _summary(curves: pd.DataFrame) -> pd.DataFrame:
-    """One row per run: final and best accuracies, and the first epoch at 100 % training accuracy."""
-    last = curves.sort_values("epoch").groupby("run").tail(1).set_index("run")
-    best = best_val(curves)
-    out = last[["seed", "family", "strength", "dropout", "labels"]].copy()
-    out["final_epoch"], out["final_train_acc"], out["final_val_acc"] = last["epoch"], last["train_acc"], last["val_acc"]
-    out["best_epoch"], out["best_val_acc"] = best["best_epoch"], best["best_val_acc"]
-    out["fit_epoch"] = epochs_to_fit(curves, "train_acc", 1.0)
+    """One row per run: common.per_run's final and best columns [, adv_flipped]."""
+    out = per_run(curves)
     if "adv_flipped" in curves.columns:  # adversarial items: share of training points LASS flipped, epoch mean
-        out["adv_flipped"] = curves[curves["epoch"] > 0].groupby("run")["adv_flipped"].mean()
-    return out.reset_index().sort_values("run", ignore_index=True)
+        out["adv_flipped"] = out["run"].map(curves[curves["epoch"] > 0].groupby("run")["adv_flipped"].mean())
+    return out
 
 
 def settings(summary: pd.DataFrame) -> pd.DataFrame:
     """Per setting (strength x dropout), means over seeds: random-label final training accuracy
-    and real-label best validation accuracy (the two axes of Fig. 10)."""
-    keys = ["family", "strength", "dropout"]
-    rand = summary[summary["labels"] == "random"].groupby(keys)
-    real = summary[summary["labels"] == "real"].groupby(keys)
+    and real-label best validation accuracy (the two axes of Fig. 10), with the shared setting
+    columns of the real-label runs (kind none, p 0) and `seeds` for `seed`."""
+    keys = [c for c in SETTINGS if c not in ("kind", "p", "seed")] + ["dropout"]
+    rand = summary[summary["p"] == 1.0].groupby(keys)
+    real = summary[summary["p"] == 0.0].groupby(keys)
     out = pd.DataFrame({"random_train_acc": rand["final_train_acc"].mean(),
                         "real_train_acc": real["final_train_acc"].mean(),
                         "best_val_acc": real["best_val_acc"].mean(),
@@ -155,35 +156,33 @@ def settings(summary: pd.DataFrame) -> pd.DataFrame:
     return out.dropna(subset=["random_train_acc", "best_val_acc"]).reset_index()
 
 
-def _frontier(summary: pd.DataFrame, step: float) -> pd.DataFrame:
+def _frontier(points: pd.DataFrame, step: float) -> pd.DataFrame:
     """For each x on the grid: the best clean accuracy reachable while random labels stay at or below x."""
-    points = settings(summary)
     rows = []
     for x in np.round(np.arange(0.0, 1.0 + step / 2, step), 6):
         ok = points[points["random_train_acc"] <= x + 1e-9]
         if ok.empty:
             continue
         top = ok.loc[ok["best_val_acc"].idxmax()]
-        rows.append({"family": top["family"], "x": float(x), "best_val_acc": top["best_val_acc"],
-                     "strength": top["strength"], "dropout": top["dropout"],
+        rows.append({"dataset": top["dataset"], "regularizer": top["regularizer"], "x": float(x),
+                     "best_val_acc": top["best_val_acc"], "strength": top["strength"], "dropout": top["dropout"],
                      "random_train_acc": top["random_train_acc"], "seeds": int(top["seeds"])})
-    cols = ["family", "x", "best_val_acc", "strength", "dropout", "random_train_acc", "seeds"]
+    cols = ["dataset", "regularizer", "x", "best_val_acc", "strength", "dropout", "random_train_acc", "seeds"]
     return pd.DataFrame(rows, columns=cols)
 
 
-def _headline(cfg: Config, summary: pd.DataFrame, frontier: pd.DataFrame) -> dict:
-    knob = KNOBS[cfg.family][1]
-    by_setting = {}
-    for _, s in settings(summary).iterrows():
-        key = f"{knob}={s.strength:g}" + (f",dropout={s.dropout:g}" if len(cfg.dropouts) > 1 else "")
-        by_setting[key] = {"random_train_acc": round(float(s.random_train_acc), 4),
-                           "real_train_acc": round(float(s.real_train_acc), 4),
-                           "best_val_acc": round(float(s.best_val_acc), 4)}
-    reach = {}
-    for x in FRONTIER_AT:
-        ok = frontier[frontier["x"] <= x + 1e-9]
-        reach[f"random_train_acc<={x:g}"] = round(float(ok["best_val_acc"].max()), 4) if len(ok) else None
-    return {"family": cfg.family, "settings": by_setting, "best_val_acc_while": reach}
+def headline(per_setting: pd.DataFrame, frontier: pd.DataFrame) -> dict:
+    """Fig. 10, means over seeds: randY = random-label training accuracy without the regularizer (the
+    weakest setting) and gap = how much of it the strongest setting removes; real = best clean validation
+    accuracy without it, half = the best clean accuracy of any setting that fits at most half of the
+    random labels (the frontier at x = 0.5; None if none does)."""
+    weak = per_setting.loc[per_setting["strength"].idxmin()]
+    strong = per_setting[per_setting["strength"] == per_setting["strength"].max()]
+    strong = strong.loc[strong["random_train_acc"].idxmin()]
+    ok = frontier[frontier["x"] <= 0.5 + 1e-9]
+    return {"randY": rounded(weak["random_train_acc"]), "real": rounded(weak["best_val_acc"]),
+            "gap": rounded(weak["random_train_acc"] - strong["random_train_acc"]),
+            "half": rounded(ok["best_val_acc"].max()) if len(ok) else None}
 
 
 def main(argv=None) -> None:

@@ -1,7 +1,6 @@
 """Stage smoke tests of E1 (easy and hard examples): it runs its `main([...])` with the smoke profile
 into tmp_path; the tables, gallery, metrics and manifest it writes are checked for shape and sense.
-Bad settings must stop the stage before any training, with a message naming the key.
-E2 (loss-sensitivity) has its own file, test_stage_e2.py."""
+Bad settings must stop the stage before any training, with a message naming the key."""
 from __future__ import annotations
 
 import json
@@ -38,11 +37,7 @@ def run_e1(tmp_path: Path, item: str, out_name: str = "out") -> Path:
     return out
 
 
-# ---------------------------------------------------------------------------------------------
-# E1
-
-
-@pytest.mark.parametrize("item", ["mnist10k", "cifar10"])
+@pytest.mark.parametrize("item", ["mnist", "cifar10"])
 def test_e1_smoke_writes_p_correct_per_condition_and_example(tmp_path, item):
     cfg = smoke_section("e1")[item]
     out = run_e1(tmp_path, item)
@@ -75,7 +70,7 @@ def test_e1_smoke_writes_p_correct_per_condition_and_example(tmp_path, item):
     assert metrics["real"]["mean_p_correct"] == pytest.approx(summary.loc["real", "mean"], abs=1e-4)
     with np.load(out / "gallery.npz") as gal:
         n = 2 * cfg["gallery"]
-        side = 28 if item == "mnist10k" else 32
+        side = 28 if item == "mnist" else 32
         assert gal["images"].dtype == np.uint8 and gal["images"].shape[:3] == (n, side, side)
         assert list(gal["group"]) == ["easy"] * (n // 2) + ["hard"] * (n // 2)
         real = ex[ex["condition"] == "real"].set_index("example")
@@ -87,22 +82,22 @@ def test_e1_smoke_writes_p_correct_per_condition_and_example(tmp_path, item):
 
 
 def test_e1_same_params_same_tables(tmp_path):
-    a = pd.read_csv(run_e1(tmp_path, "mnist10k", "a") / "examples.csv")
-    b = pd.read_csv(run_e1(tmp_path, "mnist10k", "b") / "examples.csv")
+    a = pd.read_csv(run_e1(tmp_path, "mnist", "a") / "examples.csv")
+    b = pd.read_csv(run_e1(tmp_path, "mnist", "b") / "examples.csv")
     pd.testing.assert_frame_equal(a, b)
 
 
 @pytest.mark.parametrize("change, key", [
-    ({"runs": -1}, "e1.mnist10k.runs"),
-    ({"bogus": 1}, "e1.mnist10k.bogus"),
-    ({"conditions": ["real", "randZ"]}, "e1.mnist10k.conditions[1]"),
+    ({"runs": -1}, "e1.mnist.runs"),
+    ({"bogus": 1}, "e1.mnist.bogus"),
+    ({"conditions": ["real", "randZ"]}, "e1.mnist.conditions[1]"),
     ({"run": {"train": {"epochs": 3}}}, "run.train.epochs"),
     ({"n_examples": 1000}, "n_examples"),
 ])
 def test_e1_rejects_bad_params_before_training(tmp_path, change, key):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as err:
-        E1.main(["--params", str(smoke_params(tmp_path, **{"e1.mnist10k": change})), "--item", "mnist10k",
+        E1.main(["--params", str(smoke_params(tmp_path, **{"e1.mnist": change})), "--item", "mnist",
                  "--out", str(out)])
     assert key in str(err.value.code)
     assert not out.exists()                                            # nothing trained, nothing written

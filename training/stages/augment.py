@@ -1,4 +1,4 @@
-"""Augmentation vs memorization (STORY.md page 6): does varied data slow the fitting of random labels?
+"""Augmentation vs memorization (docs/STORY.md, page 6; not in the paper): does varied data slow the fitting of random labels?
 
 For each augmentation (rotation, Gaussian pixel noise, intensity jitter = brightness and
 contrast, and on colour images colour jitter = saturation and hue) at each strength, and for
@@ -8,12 +8,13 @@ training images, split into clean and relabelled examples. Augmentation settings
 so everything trains as one batched model.
 
 Tables (CSV):
-- curves:  per run x epoch: run, seed, augment, strength, labels (real|partial|random: randY p = 0|<1|1), p, epoch, lr, train_loss,
+- curves:  per run x epoch: run, the shared setting columns (common.SETTINGS: dataset, arch, width, depth,
+           n_train, kind (none | randY), p, regularizer (none), strength (the augmentation's), augment
+           (none | rotation | pixel_noise | intensity | colour), seed), epoch, lr, train_loss,
            train_acc (on the labels as given), train_acc_clean, train_acc_corrupted, train_acc_true,
            val_loss, val_acc, seconds
-- summary: per run: run, seed, augment, strength, labels, p, final_epoch, final_train_acc,
-           final_train_acc_clean, final_train_acc_corrupted, final_val_acc, best_epoch, best_val_acc,
-           fit_epoch (first epoch with training accuracy >= fit_target; empty if never)
+- summary: per run: run, the setting columns, common.per_run's final and best columns (fit_epoch: first
+           epoch with training accuracy >= fit_target; empty if never)
 Gallery (augment_gallery.npz): images (n, H, W[, C]) uint8 originals with index and label, and
 augmented (settings, draws, n, H, W[, C]) uint8: each augmentation at each strength applied
 `gallery_draws` times (one random draw per batch, as in training), with augment and strength (settings,).
@@ -29,9 +30,8 @@ import torch
 
 from .. import data as D
 from ..config import AugmentConfig, ConfigError, RunSpec, opt
-from ..engine import _augment
-from ..metrics import best_val, epochs_to_fit
-from .common import Context, Result, Work, dataset_size, fit_all, gallery, load_data, replace_train, seeds_field, stage_main
+from ..engine import augment_batch
+from .common import Context, Result, Work, fit_all, gallery, load_data, one_group, per_run, replace_train, rounded, seeds_field, stage_main
 
 
 @dataclass(frozen=True)
@@ -60,17 +60,17 @@ def augment_config(name: str, s: float) -> AugmentConfig:
 
 @dataclass(frozen=True)
 class Config:
-    dataset: str = opt("mnist10k", choices=D.DATASETS, help="data set")
-    n_train: int = opt(500, lo=10, hi=60000, help="training examples (stratified subset)")
-    n_val: int = opt(1000, lo=10, hi=10000, help="validation examples (stratified subset, always clean)")
-    noise: tuple[float, ...] = opt((0.0, 0.5, 1.0), lo=0.0, hi=1.0, help="randY fractions p (0 = real labels)")
-    augments: Grid = opt(Grid(), help="strengths per augmentation; no augmentation is always run too")
-    seeds: tuple[int, ...] = seeds_field(3)
-    data_seed: int = opt(0, lo=0, hi=2**31 - 1, help="seed of the subset, the random labels and the gallery")
-    fit_target: float = opt(1.0, lo=0.1, hi=1.0, help="training accuracy that counts as fitted (paper: 1.0)")
-    gallery_images: int = opt(8, lo=0, hi=64, help="training images shown per augmentation")
-    gallery_draws: int = opt(3, lo=1, hi=16, help="random draws of each augmentation in the gallery")
-    run: RunSpec = opt(RunSpec(), help="model and optimiser shared by every run")
+    dataset: str = opt(choices=D.DATASETS, help="data set")
+    n_train: int = opt(lo=10, hi=60000, help="training examples (stratified subset)")
+    n_val: int = opt(lo=10, hi=10000, help="validation examples (stratified subset, always clean)")
+    noise: tuple[float, ...] = opt(lo=0.0, hi=1.0, help="randY fractions p (0 = real labels)")
+    augments: Grid = opt(help="strengths per augmentation; no augmentation is always run too")
+    seeds: tuple[int, ...] = seeds_field()
+    data_seed: int = opt(lo=0, hi=2**31 - 1, help="seed of the subset, the random labels and the gallery")
+    fit_target: float = opt(lo=0.1, hi=1.0, help="training accuracy that counts as fitted (paper: 1.0)")
+    gallery_images: int = opt(lo=0, hi=64, help="training images shown per augmentation")
+    gallery_draws: int = opt(lo=1, hi=16, help="random draws of each augmentation in the gallery")
+    run: RunSpec = opt(help="model and optimiser shared by every run")
 
     def __post_init__(self):
         if self.run.train.augment.active:
@@ -98,14 +98,12 @@ def runs_of(cfg: Config) -> tuple[list[RunSpec], list[D.Corruption], list[dict]]
                 base = RunSpec(seed=seed, model=cfg.run.model, train=cfg.run.train)
                 specs.append(replace_train(base, augment=augment_config(name, s)))
                 corrs.append(D.Corruption("randY", p, cfg.data_seed))
-                labels.append({"augment": name, "strength": s, "labels": _kind(p), "p": p})
+                labels.append({"augment": name, "strength": s})
     return specs, corrs, labels
 
 
 def workload(cfg: Config) -> list[Work]:
-    shape, n_train, n_val = dataset_size(cfg.dataset, cfg.n_train, cfg.n_val)
-    specs = runs_of(cfg)[0]
-    return [Work(f"{len(specs)} runs", tuple(specs), shape, n_train=n_train, n_val=n_val, epochs=cfg.run.train.epochs)]
+    return one_group(cfg, runs_of(cfg)[0])
 
 
 def run(cfg: Config, ctx: Context) -> Result:
@@ -113,27 +111,11 @@ def run(cfg: Config, ctx: Context) -> Result:
     specs, corrs, labels = runs_of(cfg)
     ctx.log(f"{len(specs)} runs on {len(train)} {cfg.dataset} examples")
     curves, _ = fit_all(specs, corrs, train, val, ctx, labels)
-    summary = _summary(curves, cfg.fit_target)
-    result = Result(tables={"curves": curves, "summary": summary}, metrics=_headline(summary))
+    summary = per_run(curves, cfg.fit_target)
+    result = Result(tables={"curves": curves, "summary": summary}, metrics=headline(summary))
     if cfg.gallery_images:
         result.arrays["augment_gallery"] = _gallery(cfg, train)
     return result
-
-
-def _kind(p: float) -> str:
-    return "real" if p == 0 else "random" if p == 1 else "partial"
-
-
-def _summary(curves: pd.DataFrame, target: float) -> pd.DataFrame:
-    last = curves.sort_values("epoch").groupby("run").tail(1).set_index("run")
-    best = best_val(curves)
-    out = last[["seed", "augment", "strength", "labels", "p"]].copy()
-    out["final_epoch"] = last["epoch"]
-    for col in ("train_acc", "train_acc_clean", "train_acc_corrupted", "val_acc"):
-        out[f"final_{col}"] = last[col]
-    out["best_epoch"], out["best_val_acc"] = best["best_epoch"], best["best_val_acc"]
-    out["fit_epoch"] = epochs_to_fit(curves, "train_acc", target)
-    return out.reset_index().sort_values("run", ignore_index=True)
 
 
 def _gallery(cfg: Config, train: D.Images) -> dict[str, np.ndarray]:
@@ -145,7 +127,7 @@ def _gallery(cfg: Config, train: D.Images) -> dict[str, np.ndarray]:
     for name, s in setups(cfg)[1:]:
         spec = replace_train(RunSpec(), augment=augment_config(name, s))
         gen = torch.Generator().manual_seed(cfg.data_seed)
-        draws = [_augment(x, [spec], [gen])[0] for _ in range(cfg.gallery_draws)]  # each (n, C, H, W)
+        draws = [augment_batch(x, [spec], [gen])[0] for _ in range(cfg.gallery_draws)]  # each (n, C, H, W)
         shown.append(np.stack([_pixels(d) for d in draws]))         # (draws, n, H, W[, C])
         names.append(name)
         strengths.append(s)
@@ -162,21 +144,19 @@ def _pixels(x: torch.Tensor) -> np.ndarray:
     return (x[:, 0] if x.shape[1] == 1 else x.permute(0, 2, 3, 1)).numpy()
 
 
-def _headline(summary: pd.DataFrame) -> dict:
-    """Per augmentation setting, means over seeds."""
-    out = {}
-    for (name, s), g in summary.groupby(["augment", "strength"], sort=False):
-        key = "none" if name == "none" else f"{name}={s:g}"
-        real, rand = g[g.p == 0], g[g.p == 1]
-        out[key] = {"real_best_val_acc": _mean(real.best_val_acc), "random_train_acc": _mean(rand.final_train_acc)}
-        for p, part in g[(g.p > 0) & (g.p < 1)].groupby("p"):
-            out[key][f"p{p:g}_train_acc_corrupted"] = _mean(part.final_train_acc_corrupted)
-            out[key][f"p{p:g}_best_val_acc"] = _mean(part.best_val_acc)
-    return out
-
-
-def _mean(s: pd.Series):
-    return round(float(s.mean()), 4) if len(s) else None
+def headline(summary: pd.DataFrame) -> dict:
+    """Page 6, means over seeds: randY = random-label (p = 1) training accuracy without augmentation and
+    gap = how much of it the most effective augmentation setting removes; real = best clean validation
+    accuracy on real labels without augmentation, half = the same with that most effective setting."""
+    mean = summary.groupby(["augment", "strength", "p"])[["final_train_acc", "best_val_acc"]].mean()
+    rand = mean.xs(1.0, level="p")["final_train_acc"] if 1.0 in mean.index.get_level_values("p") else None
+    real = mean.xs(0.0, level="p")["best_val_acc"] if 0.0 in mean.index.get_level_values("p") else None
+    if rand is None or ("none", 0.0) not in rand.index:
+        return {"real": rounded(real.get(("none", 0.0))) if real is not None else None}
+    best = rand.drop(("none", 0.0)).idxmin() if len(rand) > 1 else ("none", 0.0)
+    return {"randY": rounded(rand["none", 0.0]), "gap": rounded(rand["none", 0.0] - rand[best]),
+            "real": rounded(real.get(("none", 0.0))) if real is not None else None,
+            "half": rounded(real.get(best)) if real is not None else None}
 
 
 def main(argv=None) -> None:

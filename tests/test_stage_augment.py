@@ -1,0 +1,100 @@
+"""Stage smoke tests of the augmentation stage (`augment`): each item runs its `main([...])` with the
+smoke profile into tmp_path, and the tables, gallery, metrics and manifest it writes are checked for
+shape and sense. Bad settings must stop the stage before training with a message naming the key."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training import data as D
+from stagekit import run_stage, smoke_section
+from training.stages import augment as A
+
+CURVE_SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true",
+                "val_loss", "val_acc"]
+
+
+def check_manifest(out: Path, stage: str, tables: dict[str, pd.DataFrame]):
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stage"] == stage and manifest["profile"] == "smoke" and manifest["device"] == "cpu"
+    assert manifest["seconds"] >= 0 and manifest["threads"] == 1 and manifest["datasets"]
+    assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
+    return manifest
+
+
+def check_scores(curves: pd.DataFrame):
+    assert curves[["train_loss", "train_acc", "train_acc_true", "val_loss", "val_acc"]].notna().all().all()
+    for col in CURVE_SCORES:
+        values = curves[col].dropna()
+        if col.endswith("_acc") or "_acc_" in col:
+            assert values.between(0, 1).all(), col
+        else:
+            assert (values >= 0).all(), col
+
+
+def check_augment(out: Path, item: str, channels: int):
+    section = smoke_section("augment", item)
+    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary")}
+    curves, summary = tables["curves"], tables["summary"]
+    assert list(curves.columns[:7]) == ["run", "seed", "augment", "strength", "labels", "p", "epoch"]
+    check_scores(curves)
+    cfg = A.Config(**{k: v for k, v in section.items() if k in ("noise", "seeds")},
+                   augments=A.Grid(**{k: tuple(v) for k, v in section["augments"].items()}),
+                   dataset=section["dataset"])
+    setups = A.setups(cfg)
+    n_runs = len(setups) * len(section["noise"]) * len(section["seeds"])
+    assert curves["run"].nunique() == n_runs == len(summary)
+    assert set(zip(curves["augment"], curves["strength"])) == set(setups)
+    kinds = {0.0: "real", 0.5: "partial", 1.0: "random"}
+    assert set(zip(curves["p"], curves["labels"])) == {(p, kinds[p]) for p in section["noise"]}
+    assert curves.loc[curves["p"] == 0, "train_acc_corrupted"].isna().all()
+    assert curves.loc[curves["p"] > 0, "train_acc_corrupted"].between(0, 1).all()
+
+    assert {"final_train_acc", "final_train_acc_corrupted", "best_val_acc", "fit_epoch"} <= set(summary.columns)
+    assert summary["best_val_acc"].between(0, 1).all()
+    assert (summary["final_epoch"] == section["run"]["train"]["epochs"]).all()
+
+    with np.load(out / "augment_gallery.npz") as g:
+        n, draws = section["gallery_images"], section["gallery_draws"]
+        side = g["images"].shape[1]
+        assert g["images"].dtype == np.uint8 and len(g["images"]) == n == len(g["label"]) == len(g["index"])
+        assert g["augmented"].shape[:3] == (len(setups) - 1, draws, n) and g["augmented"].dtype == np.uint8
+        assert g["augmented"].shape[3:] == g["images"].shape[1:] and g["images"].shape[1:3] == (side, side)
+        assert (g["images"].ndim == 4) == (channels == 3)
+        assert list(zip(g["augment"], g["strength"].tolist())) == [(a, pytest.approx(s)) for a, s in setups[1:]]
+        for i in range(len(setups) - 1):                          # every augmentation changes the pixels
+            assert (g["augmented"][i, 0] != g["images"]).any()
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "none" in metrics and all(0 <= v["random_train_acc"] <= 1 for k, v in metrics.items() if k != "seconds")
+    check_manifest(out, f"augment.{item}", tables)
+
+
+def test_augment_mnist_smoke(tmp_path):
+    check_augment(run_stage(A, tmp_path, "mnist"), "mnist", channels=1)
+
+
+def test_augment_cifar_smoke(tmp_path):
+    try:
+        D.load("cifar10")
+    except D.DatasetMissing as err:
+        pytest.skip(f"CIFAR-10 is not on disk (data/raw): {err}")
+    check_augment(run_stage(A, tmp_path, "cifar10"), "cifar10", channels=3)
+
+
+@pytest.mark.parametrize("change, names", [
+    ({"augments": {"colour": [0.3]}}, ["augments.colour needs colour images", "'mnist10k'"]),
+    ({"augments": {"rotation": [200.0]}}, ["augment.mnist.augments.rotation[0] = 200.0", "0.0 ≤ value ≤ 180.0"]),
+    ({"noise": [0.0, 1.5]}, ["augment.mnist.noise[1] = 1.5"]),
+    ({"run": {"train": {"augment": {"rotation": 10.0}}}}, ["run.train.augment must stay empty"]),
+])
+def test_augment_bad_settings_stop_before_training(tmp_path, change, names):
+    with pytest.raises(SystemExit) as err:
+        run_stage(A, tmp_path, "mnist", **{"augment.mnist": change})
+    for part in names:
+        assert part in str(err.value)
+    assert not (tmp_path / "out").exists()
