@@ -1,4 +1,4 @@
-"""The frame of the story: page config, navigation over chapters/ in STORY.md's order and a sidebar
+"""The frame of the story: page config, navigation over chapters/ in docs/STORY.md's order and a sidebar
 saying what produced the numbers. Run: `streamlit run app.py`.
 
 The story lives in chapters/, not pages/: Streamlit treats a pages/ folder next to the entry script as a
@@ -12,7 +12,8 @@ import traceback
 
 import streamlit as st
 
-from explainer import artifacts as A, prefetch
+from explainer import artifacts as A
+from explainer.lab import runtime
 from explainer.story import CHAPTERS, ROOT, STORY
 from explainer.ui import DATASET_NAME
 
@@ -96,5 +97,5 @@ except Exception:  # a safety net only: pages guard their artifacts themselves, 
     print(traceback.format_exc(), file=sys.stderr)
     st.error("😵 This page tripped over something unexpected. The other pages still work; the details are in "
              "the server log. Please report it with the page name.")
-if prefetch.serving():  # once per server process: fill the other story pages' caches in the background
-    prefetch.start([ROOT / c.file for c in STORY])
+if runtime.serving():  # once per server process: fill the other story pages' caches in the background
+    runtime.start([ROOT / c.file for c in STORY])

@@ -10,7 +10,7 @@ Measures, for a freshly started server:
                  first visit of each page (its tables are read and its charts built: caches are cold)
   switch_repeat  the same on later rounds (`--rounds` - 1 more passes over every page; caches are warm)
 The clicking starts at once, or after `--pause` seconds on the first page (a reader, during which the
-server fills the other pages' caches in the background: explainer/prefetch.py).
+server fills the other pages' caches in the background: explainer/lab/runtime.py).
 
 Run by hand, not in CI (timings depend on the machine):
     python benchmarks/bench_app.py [--rounds 3] [--pause 0] [--json out.json]

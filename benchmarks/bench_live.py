@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from explainer.live_knobs import PRESETS, describe  # noqa: E402  (no torch yet: the warm-up imports it)
+from explainer.lab.knobs import describe  # noqa: E402  (no torch yet: the warm-up imports it)
+from explainer.lab.presets import PRESETS  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 PAGES = {"capacity": "factors", "twin": "experiment-time", "regularization": "regularization",
@@ -46,7 +47,7 @@ def load() -> str:
 
 
 def bench_trainer() -> dict:
-    from explainer.live_trainer import Trainer
+    from explainer.lab.trainer import Trainer
 
     t = Trainer()
     t0 = time.monotonic()

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
 
-FOLDER = "e5/mnist10k"
+FOLDER = "e5/mnist"
 
 st.title("🎬 Learning, or just remembering?")
 st.markdown(

@@ -1,11 +1,12 @@
-"""🧠 What is memorization? Storing the specifics vs finding the rule, shown on digits and accuracies."""
+"""🧠 What is memorization? Storing the specifics vs finding the rule, shown on digits and accuracies, and on
+a digit the visitor draws for both students (explainer/digit.py)."""
 from functools import partial
 
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
+from explainer import artifacts as A, charts as C, digit as D, palette as P, tidy as T, ui
 
-FOLDER = "e5/mnist10k"
+FOLDER = "e5/mnist"
 
 st.title("🧠 Remembering is not understanding")
 st.markdown(
@@ -67,6 +68,50 @@ else:
              caption="Accuracy after the last epoch on the training set (as labelled, shuffled or not) and on clean "
                      f"validation digits, mean ± sd over seeds; random conditions at p = {max(full.values()):g}.",
              data=agg, folder=FOLDER, key="memo-gap")
+
+st.subheader("✏️ Draw a digit")
+try:
+    students = {name: D.student(name) for name in D.STUDENTS}
+except A.Missing as err:
+    ui.missing(err, "The draw-a-digit exam")
+else:
+    st.markdown(
+        "Your turn to set the exam. Draw one digit, 0 to 9, big and in the middle of the black square. Neither "
+        "student has ever seen your handwriting, so this is a fresh validation question: the real-label student "
+        "can use the rule it found, the shuffled-label student only has its rote-learned flash cards."
+    )
+    st.space(16)  # room for the canvas's toolbar, which pops up above it on hover
+    pad, sees = st.columns([3, 2], vertical_alignment="top")
+    attempt = st.session_state.setdefault("digit-attempt", 0)  # a new key gives a fresh, empty canvas
+    with pad:
+        image = D.canvas(key=f"digit-canvas-{attempt}")
+    x28 = D.preprocess(image) if image is not None else None
+    if x28 is None:
+        sees.info("✏️ **The square is empty.** Draw a digit with your mouse or finger; both students answer as soon "
+                  "as you lift it. Hover over the square for undo and the bin.")
+    else:
+        with sees:
+            ui.picture(ui.enlarge(D.to_uint8(x28), 2), "What the networks see: your digit at 28 × 28 pixels, "
+                       "centred like an MNIST digit", "your drawing as the 28 by 28 pixel input", width=168)
+            st.button("🧽 Wipe and draw another", key="digit-wipe",
+                      on_click=lambda: st.session_state.update({"digit-attempt": attempt + 1}))
+        probs = {name: D.predict(s, x28)[0] for name, s in students.items()}
+        real, rand = (int(probs[n].argmax()) for n in D.STUDENTS)
+        sure_real, sure_rand = (probs[n].max() for n in D.STUDENTS)
+        agree = ("They agree, which for the shuffled-label student is mostly luck." if real == rand else
+                 "They disagree; if the blue answer is what you drew, the rule beat the flash cards.")
+        st.markdown(f"🟦 The **real-label student** says **{real}** ({D.sure(sure_real)} sure). "
+                    f"🟪 The **shuffled-label student** says **{rand}** ({D.sure(sure_rand)} sure). {agree}")
+        left, right = st.columns(2)
+        for col, name, color, emoji in ((left, "model_real", P.BLUE, "🟦"), (right, "model_random", P.MAGENTA, "🟪")):
+            with col:
+                title = f"{emoji} {D.STUDENTS[name]}: {int(probs[name].argmax())}"
+                st.altair_chart(D.confidence_chart(probs[name], color, title), width="stretch", key=f"digit-{name}",
+                                alt=f"bar chart of the {D.STUDENTS[name]}'s confidence in each digit; its answer "
+                                    f"is {int(probs[name].argmax())}")
+        st.caption("Each student's confidence in every digit (softmax of its outputs; the bars add up to 100 %), "
+                   "its answer in full colour. The shuffled-label student was trained on the same digits with "
+                   "labels drawn at random, so even a confident answer from it says nothing about your digit.")
 
 st.subheader("🔬 Inside the first layer")
 try:

@@ -4,10 +4,11 @@ from functools import partial
 
 import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, palette as P, questions as Q, tidy as T, ui
+from explainer import (artifacts as A, charts as C, figdata as D, figures as F, palette as P, questions as Q,
+                       tidy as T, ui)
+from explainer import lab
 
 st.title("🧪 Experiment time: feed it nonsense")
 st.markdown(
@@ -89,32 +90,6 @@ def learning_curves() -> None:
     ui.reveal(pick, *faster_answer(fit_at, last))
 
 
-@A.derived
-def difficulty(folder: str) -> dict:
-    """Examples sorted by P(correct) per condition (x = share of examples, hardest last), the binomial
-    reference, and the numbers the prose quotes."""
-    ex = A.table(folder, "examples", needs=["condition"], numeric=["p_correct"])
-    share = np.linspace(0, 1, 201)  # the sorted curve at 201 points is all a chart can show
-
-    def curve(name, values):
-        return pd.DataFrame({"condition": name, "share": share, "p_correct": np.quantile(values, 1 - share)})
-
-    curves = [curve(cond, g["p_correct"].to_numpy()) for cond, g in ex.groupby("condition")]
-    try:
-        curves.append(curve("binomial reference", A.table(folder, "binomial", numeric=["p_correct"])["p_correct"]))
-    except A.Missing:
-        pass
-    sorted_ = pd.concat(curves, ignore_index=True)
-    sorted_["condition"] = sorted_["condition"].map({"real": "real", "randX": "random inputs", "randY": "random labels"}
-                                                    ).fillna(sorted_["condition"])
-    q = ex.groupby("condition")["p_correct"].quantile([0.05, 0.5, 0.95, 0.99]).unstack()
-    gap = float("nan")  # largest gap between the randX and the binomial sorted curves
-    if {"random inputs", "binomial reference"} <= set(sorted_["condition"]):
-        by = sorted_.pivot(index="share", columns="condition", values="p_correct")
-        gap = float((by["random inputs"] - by["binomial reference"]).abs().max())
-    return {"sorted": sorted_, "quantiles": q, "means": ex.groupby("condition")["p_correct"].mean(), "gap": gap}
-
-
 def easy_and_hard() -> None:
     st.subheader("🎯 Easy digits and hard digits")
     st.markdown(
@@ -126,7 +101,7 @@ def easy_and_hard() -> None:
     dataset = ui.dataset_picker("exp-e1-dataset", "e1")
     folder = f"e1/{dataset}"
     try:
-        d = difficulty(folder)
+        d = D.difficulty(folder)
     except A.Missing as err:
         ui.missing(err, "The easy-versus-hard experiment (E1)")
         return
@@ -150,12 +125,7 @@ def easy_and_hard() -> None:
                      + (": a few randomly labelled examples get learned more often than chance alone would allow."
                         if heavier else "."))
     st.markdown(" ".join(parts))
-    colours = {**P.KIND_COLOR, "binomial reference": P.GREY}
-    data = d["sorted"]
-    ui.chart(partial(C.sorted_curves, data, colours),
-             caption="Share of one-epoch runs that classify each training example correctly, examples sorted from "
-                     "easiest to hardest, per condition; grey: a binomial reference with the random-input mean.",
-             data=data, folder=folder, key=f"exp-easy-hard-{dataset}")
+    F.easy_hard(d, dataset, folder)
     try:
         gallery = A.arrays(folder, "gallery", needs=["images"])
     except A.Missing:
@@ -174,6 +144,5 @@ def easy_and_hard() -> None:
 learning_curves()
 easy_and_hard()
 st.subheader("🧑‍🔬 Try it yourself")
-from explainer import live  # noqa: E402  (torch is imported only when Train is clicked)
-live.retrain_panel("twin", key="exp-live")
+lab.retrain_panel("twin", key="exp-live")
 st.page_link("chapters/05_regularization.py", label="Next: putting the model on a diet", icon="🛑")

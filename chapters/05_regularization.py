@@ -1,69 +1,23 @@
 """🛑 Regularization: a diet for the model. How much each explicit regularizer holds back the
 memorization of random labels, and what it costs on real labels (E6): the MNIST sweep of every
 regularizer beside the paper's own setting, CIFAR-10 with its CNN."""
-from functools import partial
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, paper, palette as P, tidy as T, ui
+from explainer import artifacts as A, figdata as D, figures as F, ui
+from explainer import lab
 
-MNIST = ["dropout", "input_dropout", "input_noise", "hidden_noise", "weight_decay", "adversarial"]
-CIFAR = ["cifar_dropout", "cifar_adversarial"]
-SWEEPS = {"mnist10k": "🔢 MNIST digits, a small MLP", "cifar10": "🖼️ CIFAR-10, the paper's CNN"}
-SETTINGS = dict(needs=["family", "dataset"], numeric=["strength", "dropout", "random_train_acc", "best_val_acc"])
+MNIST, CIFAR, item_name = D.MNIST_REG, D.CIFAR_REG, D.item_name
+SWEEPS = {"mnist10k": "🔢 MNIST digits, a small MLP", "mnist": "🔢 MNIST digits, a small MLP",
+          "cifar10": "🖼️ CIFAR-10, the paper's CNN"}
 PAPER_CNN = "50,000 images, 200 filters per conv layer, dense layers of 384 and 192 units, SGD for 100 epochs"
 OPTIMIZER = {"sgd": "SGD", "adam": "Adam"}
-
-
-def setting(fam: str, strength: float, dropout: float) -> str:
-    return f"weight {strength:g}, dropout {dropout:g}" if fam == "adversarial" else f"strength {strength:g}"
-
-
-def item_name(item: str) -> str:
-    return (P.REG_NAME[item.removeprefix("cifar_")] + " (CIFAR-10)") if item in CIFAR else P.REG_NAME.get(item, item)
 
 
 def rule(name: str, default: float) -> float:
     """A threshold of the claims scoreboard (params.yaml `claims:`), as the claims stage recorded it."""
     return float(A.manifest("claims").get("config", {}).get(name, default))
-
-
-@A.derived
-def sweep() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Every E6 item's per-setting table (seed means, written by the stage) with chart columns, the Fig. 10
-    frontiers, and the items not measured yet. `dataset` says which sweep a row belongs to."""
-    rows, fronts, absent = [], [], []
-    for item in MNIST + CIFAR:
-        try:
-            s = A.table(f"e6/{item}", "settings", **SETTINGS)
-        except A.Missing:
-            absent.append(item)
-            continue
-        fam, ds = s["family"].iloc[0], s["dataset"].iloc[0]
-        s = s.assign(item=item, regularizer=P.REG_NAME.get(fam, fam), random_label_train_acc=s["random_train_acc"],
-                     clean_best_val_acc=s["best_val_acc"])
-        s["setting"] = [setting(fam, a, b) for a, b in zip(s["strength"], s["dropout"])]
-        s["rank"] = s[["strength", "dropout"]].apply(tuple, axis=1).rank(method="dense")
-        rows.append(s)
-        try:
-            f = A.table(f"e6/{item}", "frontier", numeric=["x", "best_val_acc"])
-            fronts.append(f.assign(regularizer=P.REG_NAME.get(fam, fam), dataset=ds))
-        except A.Missing:
-            pass
-    trade = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    front = pd.concat(fronts, ignore_index=True) if fronts else pd.DataFrame()
-    return trade, front, absent
-
-
-@A.derived
-def random_label_curves(item: str):
-    c = A.table(f"e6/{item}", "curves", needs=["labels"], numeric=["seed", "strength", "dropout", "epoch", "train_acc"])
-    fam = c["family"].iloc[0] if "family" in c else item
-    rand = c[c["labels"] == "random"].copy()
-    rand["level"] = [setting(fam, a, b) for a, b in zip(rand["strength"], rand["dropout"])]
-    return T.spread(rand, ["level", "strength", "dropout", "epoch"], "train_acc")
 
 
 def deals(g: pd.DataFrame, keep: float) -> str:
@@ -91,27 +45,27 @@ def frontier_height(g: pd.DataFrame, x: float) -> float:
     return float(ok["clean_best_val_acc"].max()) if len(ok) else float("nan")
 
 
-def adversarial_story(g: pd.DataFrame, low: float) -> str:
-    """Adversarial training + dropout against dropout alone at the same rate (claim E6b), in words."""
-    drop = g[g["family"] == "dropout"].set_index("strength")
-    adv = g[(g["family"] == "adversarial") & (g["strength"] > 0)]
+def adversarial_story(g: pd.DataFrame, low: float) -> tuple[pd.DataFrame, str]:
+    """Adversarial training + dropout against dropout alone at the same rate (claim E6b): a small table of
+    random-label fit per dropout rate and adversarial weight, and a sentence on the frontier."""
+    drop = g[g["reg"] == "dropout"].set_index("strength")
+    adv = g[(g["reg"] == "adversarial") & (g["strength"] > 0)]
     if drop.empty or adv.empty:
-        return ""
-    words = []
+        return pd.DataFrame(), ""
+    rows = []
     for rate, a in adv.groupby("dropout"):
         same = drop.index[np.isclose(drop.index, rate)]
-        if not len(same):
-            continue
-        words.append(f"at dropout {rate:g}, {ui.pct(drop.loc[same[0], 'random_label_train_acc'])} alone and "
-                     + ", ".join(f"{ui.pct(v)} with weight {w:g}" for w, v in zip(a["strength"], a["random_label_train_acc"])))
+        if len(same):
+            rows.append({"dropout": f"{rate:g}", "alone": drop.loc[same[0], "random_label_train_acc"],
+                         **{f"+ adv. {w:g}": v for w, v in zip(a["strength"], a["random_label_train_acc"])}})
     flips = adv["random_adv_flipped"].mean() if "random_adv_flipped" in adv else float("nan")
     ha, hd = frontier_height(adv, low), frontier_height(drop.reset_index(), low)
     height = lambda v: "no setting got there" if pd.isna(v) else ui.pct(v)  # noqa: E731
-    return ("Random labels fitted, dropout alone against dropout + adversarial training: " + "; ".join(words) + ". "
-            + (f"The search flipped the prediction of {ui.pct(flips, 1)} of the random-label training points per "
-               "batch; only those carry an adversarial loss. " if pd.notna(flips) else "")
-            + f"Best clean accuracy while random labels stay at most {low:.0%} fitted: {height(ha)} with adversarial "
-              f"training, {height(hd)} with dropout alone.")
+    return pd.DataFrame(rows), (
+        (f"The search flipped the prediction of {ui.pct(flips, 1)} of the random-label training points per "
+         "batch; only those carry an adversarial loss. " if pd.notna(flips) else "")
+        + f"Best clean accuracy while random labels stay at most {low:.0%} fitted: {height(ha)} with adversarial "
+          f"training, {height(hd)} with dropout alone.")
 
 
 def ours_vs_paper() -> str:
@@ -159,29 +113,24 @@ def sweep_panel(ds: str, trade: pd.DataFrame, front: pd.DataFrame, keep: float, 
                              f"e6/{'cifar_dropout' if ds == 'cifar10' else 'dropout'}"), f"The {SWEEPS[ds][2:]} sweep")
         return
     folder = f"e6/{g['item'].iloc[0]}"
-    ref = paper.REG_FRONTIER if ds == "cifar10" else None
     if deals(g, keep):
         st.markdown(deals(g, keep))
-    ui.chart(partial(C.tradeoff, g),
-             caption="Each point is one setting: final training accuracy on random labels (x) against best validation "
-                     "accuracy when trained on real labels (y), means over seeds; lines join a regularizer's settings. "
-                     "Up and to the left is better.",
-             data=g, folder=folder, key=f"reg-tradeoff-{ds}")
+    F.tradeoff(g, ds, folder)
     if len(f):
-        ui.chart(partial(C.frontier, f, ref),
-                 caption="The same as a frontier (the paper's Fig. 10): the best clean validation accuracy any setting "
-                         "of a regularizer reaches while fitting at most x of the random labels."
-                         + (" Grey diamonds: the paper's own frontier on all of CIFAR-10 with its 200-filter CNN."
-                            if ref is not None else ""),
-                 data=f, folder=folder, key=f"reg-frontier-{ds}")
-    story = adversarial_story(g, low)
+        F.frontier(f, ds, folder)
+    table, story = adversarial_story(g, low)
+    if len(table):
+        st.markdown("Random labels fitted, dropout alone against dropout + adversarial training (adv. = the "
+                    "adversarial loss's weight):")
+        st.dataframe(table.map(lambda v: v if isinstance(v, str) else ui.pct(v, 1)), hide_index=True,
+                     width="content")
     if story:
         st.markdown(story)
 
 
 def measured_story() -> None:
     """The measured sweeps side by side, then the random-label curves of one item."""
-    trade, front, absent = sweep()
+    trade, front, absent = D.sweep()
     keep, low = rule("e6_keep", 0.03), rule("e6_low_fit", 0.3)
     st.subheader("⚖️ Memorization held back vs generalization kept")
     if trade.empty:
@@ -195,7 +144,8 @@ def measured_story() -> None:
             "random labels, and adversarial training on top of dropout keeps the same at about 10% (its Fig. 10).")
         if [i for i in absent if i in MNIST + CIFAR]:
             st.caption("Not measured yet: " + ", ".join(f"{item_name(i)} (`{A.reproduce('e6/' + i)}`)" for i in absent) + ".")
-        for col, ds in zip(st.columns(2), SWEEPS):
+        mnist = [d for d in ("mnist10k", "mnist") if d in set(trade["dataset"])][:1] or ["mnist10k"]
+        for col, ds in zip(st.columns(2), [*mnist, "cifar10"]):
             with col:
                 sweep_panel(ds, trade, front, keep, low)
         note = ours_vs_paper()
@@ -211,26 +161,20 @@ def measured_story() -> None:
     item = st.segmented_control("Regularizer", present, default=present[0], format_func=item_name, key="reg-family",
                                 required=True) or present[0]
     try:
-        agg = random_label_curves(item)
+        agg = D.random_label_curves(item)
     except A.Missing as err:
         ui.missing(err, "The training curves of this regularizer")
         return
     levels = list(dict.fromkeys(agg.sort_values(["strength", "dropout"])["level"]))
-    colours = {lvl: P.p_color(i / max(len(levels) - 1, 1)) for i, lvl in enumerate(levels)}
     last = agg[agg["epoch"] == agg["epoch"].max()].set_index("level")["mean"]
     st.markdown(f"Training accuracy on **random labels** with {item_name(item)}: after {int(agg['epoch'].max())} "
                 f"epochs it reaches {ui.pct(last[levels[0]])} with {levels[0]} and {ui.pct(last[levels[-1]])} with "
                 f"{levels[-1]}. In the paper, after 100 epochs on CIFAR-10: 99% with no regularizer, 72% with dropout, "
                 "51% with adversarial training + dropout (its Fig. 11).")
-    ui.chart(partial(C.bands, agg, color="level", scale=P.scale(colours, agg["level"]),
-                     y_title="training accuracy, random labels"),
-             caption=f"{item_name(item).capitalize()}: training accuracy on random labels per epoch, one line per "
-                     "setting, mean ± sd over seeds (the paper's Fig. 11).", data=agg, folder=f"e6/{item}",
-             key=f"reg-curves-{item}")
+    F.reg_curves(agg, item, item_name(item))
 
 
 measured_story()
 st.subheader("🧑‍🔬 Try it yourself")
-from explainer import live  # noqa: E402  (torch is imported only when Train is clicked)
-live.retrain_panel("regularization", key="reg-live")
+lab.retrain_panel("regularization", key="reg-live")
 st.page_link("chapters/06_data_augmentation.py", label="Next: exercise for the model", icon="🦸")

@@ -6,7 +6,8 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, paper, palette as P, tidy as T, ui
+from explainer import (artifacts as A, charts as C, figdata as D, figures as F, paper, palette as P, tidy as T,
+                       ui)
 
 st.title("🤼 The match: memorizer vs generalizer")
 st.markdown(
@@ -16,53 +17,11 @@ st.markdown(
 )
 
 
-E2_COLORS = {"real": P.BLUE, "50% real": P.p_color(0.5), "random inputs": P.ORANGE, "random": P.ORANGE}
 # The two definitions of "the loss after t steps" the E2 stage measures (training/sensitivity.py).
 E2_PAPER, E2_OTHER = "own+transfer", "transfer"
 E2_DEFINITION = {E2_PAPER: "its own term + through the updates (the paper's words)",
                  E2_OTHER: "through the updates only (the next minibatch)"}
 E2_PANEL = {"labels": "digit labels", "own_class": "every digit its own class"}
-
-
-@A.derived
-def gini_view() -> dict:
-    """Loss-sensitivity Gini and whole-training-set loss per panel, definition, condition and step (mean ± sd
-    over seeds), the stage's summary (off-diagonal shares) and the class matrix, row-normalised."""
-    gini = A.table("e2", "gini", needs=["condition", "panel", "definition"],
-                   numeric=["seed", "step", "gini", "train_loss"])
-    agg = T.spread(gini, ["panel", "definition", "condition", "step"], "gini")
-    last = agg[agg["step"] == agg.groupby(["panel", "definition"])["step"].transform("max")]
-    one = gini[gini["definition"] == gini["definition"].iloc[0]]      # the loss is the same under both
-    out = {"agg": agg, "last": last, "loss": T.spread(one, ["panel", "condition", "step"], "train_loss"),
-           "summary": None, "matrix": None}
-    try:
-        out["summary"] = A.table("e2", "summary", needs=["panel", "definition", "condition"],
-                                 numeric=["off_diagonal", "matrix_from", "matrix_from_loss"])
-        m = A.table("e2", "matrix", needs=["definition", "condition"],
-                    numeric=["seed", "loss_class", "input_class", "value"])
-        cells = m.groupby(["definition", "condition", "loss_class", "input_class"], as_index=False)["value"].mean()
-        cells["row_share"] = cells["value"] / cells.groupby(["definition", "condition", "loss_class"])["value"].transform("sum")
-        out["matrix"] = cells
-    except A.Missing:
-        pass
-    return out
-
-
-def class_heatmap(cells: pd.DataFrame, title: str, top: float):
-    """Fig. 4's class-by-class sensitivity of one condition: one square per (loss class, input class).
-    (One single-view chart per condition, side by side in columns: a faceted chart does not draw at the
-    stretched width the story's charts use.)"""
-    import altair as alt
-
-    return alt.Chart(cells, title=title).mark_rect().encode(
-        x=alt.X("input_class:O", title="class of the input x"),
-        y=alt.Y("loss_class:O", title="class whose loss is measured"),
-        color=alt.Color("row_share:Q", title="share of the row", scale=alt.Scale(scheme="blues", domain=[0, top]),
-                        legend=alt.Legend(format="%", orient="bottom")),
-        tooltip=[alt.Tooltip("condition:N"), alt.Tooltip("loss_class:O", title="loss class"),
-                 alt.Tooltip("input_class:O", title="input class"),
-                 alt.Tooltip("row_share:Q", title="share of the row", format=".1%")],
-    ).properties(height=260)
 
 
 def gini_round() -> None:
@@ -73,7 +32,7 @@ def gini_round() -> None:
         "When it memorizes, every example needs its own attention and the dependence is spread evenly (a low Gini)."
     )
     try:
-        view = gini_view()
+        view = D.gini_view()
     except A.Missing as err:
         ui.missing(err, "The loss-sensitivity experiment (E2)")
         return
@@ -100,12 +59,7 @@ def gini_round() -> None:
     st.markdown(f"After {int(last['step'].max()):,} SGD steps the Gini coefficients are "
                 + ", ".join(f"**{c}** {ui.num(v)}" for c, v in zip(last["condition"], last["mean"]))
                 + f". The paper, after 100,000 steps: {ref}.")
-    colours = {c: E2_COLORS.get(c, P.GREY) for c in agg["condition"].unique()}
-    ui.chart(partial(C.bands, agg, color="condition", scale=P.scale(colours, agg["condition"]), x="step",
-                     x_title="SGD steps (log scale)", log_x=True, y_title="Gini of loss-sensitivity", percent=False, y_domain=None),
-             caption=f"Gini coefficient of the per-example loss-sensitivity over training steps ({definition}), "
-                     "mean ± sd over seeds.",
-             data=agg, folder="e2", key=f"match-gini-{panel}-{definition}")
+    F.gini(agg, panel, definition)
     fitted_note(view["loss"][view["loss"]["panel"] == panel], panel)
     if panel == "labels":
         class_mass(view, definition)
@@ -121,7 +75,7 @@ def fitted_note(loss: pd.DataFrame, panel: str) -> None:
     st.markdown(f"Is the random-input network learning at all? Its loss on its whole training set falls from "
                 f"{ui.num(rand['mean'].iloc[0])} at step {int(rand['step'].iloc[0]):,} to "
                 f"**{ui.num(rand['mean'].iloc[-1])}** at step {int(rand['step'].iloc[-1]):,}{chance}.")
-    colours = {c: E2_COLORS.get(c, P.GREY) for c in loss["condition"].unique()}
+    colours = F.e2_colours(loss["condition"])
     ui.chart(partial(C.bands, loss, color="condition", scale=P.scale(colours, loss["condition"]), x="step",
                      x_title="SGD steps (log scale)", log_x=True, y_title="training loss (whole training set)",
                      percent=False, y_domain=None),
@@ -155,35 +109,7 @@ def class_mass(view: dict, definition: str) -> None:
                  f"random {ui.pct(others.at['random', 'off_diagonal'], 1)}.")
     st.markdown(f"And across classes ({when}): the share of sensitivity that flows between *different* classes is "
                 f"real {ui.pct(real, 1)}, random {ui.pct(rand, 1)}: {verdict}.{other}")
-    shown = cells[cells["definition"] == definition]
-    names = {"real": "real digits", "random": "random inputs"}
-    for col, cond in zip(st.columns(2), ("real", "random")):
-        one = shown[shown["condition"] == cond]
-        with col:
-            ui.chart(partial(class_heatmap, one, names[cond], float(shown["row_share"].max())),
-                     caption=f"{names[cond].capitalize()} ({definition}): row = the class whose loss is measured, "
-                             "column = the class of the input it depends on; each row sums to 100 %. Mean over seeds.",
-                     data=one, folder="e2", key=f"match-gini-matrix-{definition}-{cond}")
-
-
-CSR = dict(needs=["kind"], numeric=["seed", "p", "epoch", "csr"])
-
-
-@A.derived
-def csr_by_level(folder: str):
-    """Final CSR per noise kind and level; the clean run is the p = 0 point of both kinds."""
-    csr = A.table(folder, "csr", **CSR)
-    rows = T.with_condition(csr[csr["epoch"] == csr.groupby("run")["epoch"].transform("max")])
-    clean, noisy = rows[rows["kind"] == "none"], rows[rows["kind"] != "none"]
-    rows = pd.concat([noisy, *[clean.assign(condition=c) for c in noisy["condition"].unique()]])
-    return T.spread(rows, ["condition", "p"], "csr")
-
-
-@A.derived
-def csr_over_time(folder: str, kind: str):
-    csr = A.table(folder, "csr", **CSR)
-    over = csr[csr["kind"].isin([kind, "none"])].assign(level=lambda d: d["p"].map(P.p_name))
-    return T.spread(over, ["level", "epoch"], "csr"), sorted(over["p"].unique())
+    F.class_maps(cells, definition)
 
 
 @A.derived
@@ -213,35 +139,26 @@ def csr_round() -> None:
     dataset = ui.dataset_picker("match-dataset", "e5")
     folder = f"e5/{dataset}"
     try:
-        agg = csr_by_level(folder)
+        agg = D.csr_by_level(folder)
     except A.Missing as err:
         ui.missing(err, "The critical-sample measurements")
         return
-    ref = paper.CSR_MNIST_RANDY if dataset.startswith("mnist") else paper.CSR_CIFAR[paper.CSR_CIFAR["kind"] != "none"]
     by_p = agg.pivot(index="p", columns="condition", values="mean")
     top = by_p.index.max()
     said = ", ".join(f"{c} {ui.num(by_p.at[0.0, c], 3)} → {ui.num(by_p.at[top, c], 3)}" for c in by_p.columns
                      if 0.0 in by_p.index)
     st.markdown(f"At the end of training, CSR from clean data (p = 0) to p = {top:g}: {said}. "
                 "The grey diamonds are the paper's values for its much larger runs.")
-    ui.chart(partial(C.by_level, agg, color="condition", scale=P.scale(P.KIND_COLOR, agg["condition"]),
-                     y_title="critical sample ratio (validation)", percent=False, y_domain=None,
-                     paper=ref.rename(columns={"csr": "mean"}), paper_y="mean"),
-             caption=f"{ui.DATASET_NAME[dataset]}: share of validation points whose prediction flips within a box of "
-                     "±0.3/255 per pixel (LASS search), last measurement of each run, mean ± sd over seeds.",
-             data=agg, folder=folder, key=f"match-csr-{dataset}")
+    F.csr_levels(agg, dataset, folder)
     kind = st.segmented_control("Noise kind over time", ["randY", "randX"], default="randY", key="match-csr-kind",
                                 format_func=P.KIND_NAME.get, required=True) or "randY"
-    agg_t, levels = csr_over_time(folder, kind)
-    ui.chart(partial(C.bands, agg_t, color="level", scale=P.p_scale(levels), y_title="critical sample ratio",
-                     percent=False, y_domain=None),
-             caption=f"CSR measured every few epochs during training, {P.KIND_NAME[kind]}, one line per noise level "
-                     "(p = 0 is clean data).", data=agg_t, folder=folder, key=f"match-csr-time-{dataset}-{kind}")
+    agg_t, levels = D.csr_over_time(folder, kind)
+    F.csr_time(agg_t, levels, kind, dataset, folder)
 
 
 def clock_round() -> None:
     st.subheader("🥊 Round 3: the memorization clock ⏰")
-    folder = "e5/mnist10k"
+    folder = "e5/mnist"
     try:
         view = clock_view(folder)
     except A.Missing as err:

@@ -1,10 +1,11 @@
-"""🏗️ Implications for model design: an explorer over every measured grid (E3, E4, E5, E6). Pick a
-width, a data size, a noise level and a regularizer; see what the nearest measured runs say."""
+"""🏗️ Implications for model design: an explorer over every measured grid (E3, E4, E5, E6, augmentation:
+explainer/catalog.py). Pick a width, a data size, a noise level and a regularizer; see what the nearest
+measured runs say."""
 from functools import partial
 
 import streamlit as st
 
-from explainer import artifacts as A, charts as C, explore as X, palette as P, ui
+from explainer import artifacts as A, catalog as X, charts as C, palette as P, ui
 
 st.title("🏗️ Designing against memorization")
 st.markdown(
@@ -17,8 +18,8 @@ st.markdown(
 
 table, problems = X.measured()
 if table.empty:
-    ui.missing(A.Missing("none of the measured grids (E3, E4, E5, E6) has a summary yet", problems[0]),
-               "The design explorer")
+    ui.missing(A.Missing("none of the measured grids (E3, E4, E5, E6, augmentation) has a summary yet",
+                         problems[0] if problems else ""), "The design explorer")
     st.stop()
 if problems:
     st.caption("Grids not measured yet (the explorer uses the rest): "
@@ -48,6 +49,10 @@ levels = sorted(table.loc[table["regularizer"] == reg, "strength"].unique()) if 
 strength = levels[0] if len(levels) < 2 else right.select_slider("Strength", levels, value=levels[len(levels) // 2],
                                                                  key="design-strength")
 want = {"width": width, "n_train": n_train, "kind": kind, "p": p, "regularizer": reg, "strength": float(strength)}
+if reg == "adversarial":  # E6 pairs each adversarial weight with a hidden dropout rate: part of the setting
+    paired = sorted(table.loc[table["regularizer"] == reg, "dropout"].unique())
+    want["dropout"] = paired[0] if len(paired) < 2 else left.select_slider(
+        "Paired hidden dropout", paired, value=paired[len(paired) // 2], key="design-adv-dropout")
 
 st.subheader("📋 What the runs say")
 found, close = X.lookup(net[0], net[1], **want)
@@ -80,7 +85,8 @@ st.markdown(f"At its best epoch the nearest measured network reaches **{ui.pct(b
             f"validation data (± {ui.pct(best['best_val_sd'], 1)} over seeds) while fitting "
             f"{ui.pct(best['final_train_acc'])} of its training labels as given.")
 
-shown = close[[*X.SETTINGS, "best_val_acc", "final_train_acc", "fit_epoch", "seeds", "distance"]].copy()
+shown = close[["source", *X.SETTINGS, "dropout", "best_val_acc", "final_train_acc", "fit_epoch", "seeds",
+               "distance"]].copy()
 with st.expander("The three nearest measured configurations"):
     st.dataframe(shown, hide_index=True, width="stretch",
                  column_config={"best_val_acc": st.column_config.NumberColumn(format="percent"),
@@ -88,8 +94,8 @@ with st.expander("The three nearest measured configurations"):
 
 slice_ = table[(table["source"] == best["source"]) & (table["regularizer"] == best["regularizer"])
                & (table["n_train"] == best["n_train"])].copy()
-slice_["your_pick"] = (slice_[X.SETTINGS].astype(str).agg("|".join, axis=1)
-                       == "|".join(best[X.SETTINGS].astype(str)))
+slice_["your_pick"] = (slice_[["source", *X.SETTINGS, "dropout"]].astype(str).agg("|".join, axis=1)
+                       == "|".join(best[["source", *X.SETTINGS, "dropout"]].astype(str)))
 slice_["series"] = [P.kind_name(k) for k in slice_["kind"]]
 ui.chart(partial(C.design_slice, slice_, unit),
          caption=f"Every configuration measured by {best['source']} with {int(best['n_train']):,} training examples "

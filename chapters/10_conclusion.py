@@ -2,6 +2,7 @@
 reproduce it, as decided by a written rule in training/stages/claims.py (never typed in)."""
 from functools import partial
 
+import pandas as pd
 import streamlit as st
 
 from explainer import artifacts as A, charts as C, palette as P, ui
@@ -37,26 +38,29 @@ st.info(f"🗂️ These verdicts read the result set **{chosen.label}**"
         + (" (the sidebar switches it)." if len(A.result_sets()) > 1 else "."))
 
 claims = claims.fillna("")
+# the story's own claims (kind "story": page 6's augmentation check) are graded the same way but are not the paper's
 tested = claims[claims["kind"] == "experiment"]
+extra = claims[claims["kind"] == "story"]
 counts = tested["verdict"].value_counts().reindex(VERDICTS, fill_value=0)
 st.markdown("Of the paper's **{}** experimental claims: ".format(len(tested))
-            + ", ".join(f"{BADGE[v]} **{n}** {v}" for v, n in counts.items()) + ".")
+            + ", ".join(f"{BADGE[v]} **{n}** {v}" for v, n in counts.items()) + "."
+            + (f" The story adds {len(extra)} claim{'s' if len(extra) != 1 else ''} of its own, graded separately "
+               "below." if len(extra) else ""))
 
 tally = counts.rename_axis("verdict").reset_index(name="claims")
-ui.chart(partial(C.verdict_bar, tally, COLOR),
+ui.chart(partial(C.verdict_bar, tally, COLOR, "the paper's experimental claims"),
          caption="How many of the paper's experimental claims our runs reproduce, partly reproduce, do not reproduce, "
-                 "or could not test yet (their stage has not run).", data=tally, folder=FOLDER, key="scoreboard-tally")
+                 "or could not test yet (their stage has not run). The story's own claims are not counted here.",
+         data=tally, folder=FOLDER, key="scoreboard-tally")
 
 st.subheader("🏆 The four big conclusions")
 for _, row in claims[claims["kind"] == "conclusion"].iterrows():
     with st.container(border=True):
         st.markdown(f"{BADGE.get(row['verdict'], '❔')} **{row['claim']}**  \n*{row['verdict']}* · evidence: {row['ours']}")
 
-st.subheader("🔎 Claim by claim")
-show = st.segmented_control("Show", ["all", *VERDICTS], default="all", key="scoreboard-filter", required=True) or "all"
-for _, row in tested.iterrows():
-    if show != "all" and row["verdict"] != show:
-        continue
+
+
+def claim_card(row) -> None:
     with st.container(border=True):
         page = f" · story page {int(row['page'])}" if str(row.get("page", "")).isdigit() else ""
         st.markdown(f"{BADGE.get(row['verdict'], '❔')} **{row['id']}** · {row['experiment']}{page}  \n{row['claim']}")
@@ -65,7 +69,23 @@ for _, row in tested.iterrows():
         if row.get("rule_change"):
             st.caption(f"✏️ Rule changed: {row['rule_change']}")
 
-changed = tested[tested["rule_change"] != ""] if "rule_change" in tested.columns else tested.iloc[0:0]
+
+st.subheader("🔎 The paper's claims, one by one")
+show = st.segmented_control("Show", ["all", *VERDICTS], default="all", key="scoreboard-filter", required=True) or "all"
+for _, row in tested.iterrows():
+    if show == "all" or row["verdict"] == show:
+        claim_card(row)
+st.page_link("chapters/13_paper_figures.py", label="The same verdicts beside each of the paper's figures", icon="🖼️")
+
+if len(extra):
+    st.subheader("🧪 The story's own claim" + ("s" if len(extra) > 1 else ""))
+    st.markdown("Not a claim of the paper: something this story asserts on its own (page 6, data augmentation), "
+                "checked by a written rule just like the paper's claims.")
+    for _, row in extra.iterrows():
+        claim_card(row)
+
+graded = pd.concat([tested, extra])
+changed = graded[graded["rule_change"] != ""] if "rule_change" in graded.columns else graded.iloc[0:0]
 if len(changed):
     st.subheader("✏️ Rules that changed, and why")
     st.markdown("A rule may change only to follow the paper's claim more faithfully, never to reach a verdict. "

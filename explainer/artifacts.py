@@ -154,7 +154,19 @@ def _stamp(path: Path) -> int:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _read_csv(path: str, mtime: int) -> pd.DataFrame:
-    return pd.read_csv(path)
+    return _vocabulary(pd.read_csv(path))
+
+
+def _vocabulary(df: pd.DataFrame) -> pd.DataFrame:
+    """Tables written before the shared setting columns (training/stages/common.SETTINGS) said
+    `labels` (real|partial|random) and `family`; read them in today's words: kind (none|randY) + p,
+    regularizer. A no-op on tables the stages write now."""
+    if "labels" in df.columns and "kind" not in df.columns:
+        p = df["p"] if "p" in df.columns else df["labels"].map({"real": 0.0, "random": 1.0})
+        df = df.assign(kind=["none" if q == 0 else "randY" for q in p], p=p)
+    if "family" in df.columns and "regularizer" not in df.columns:
+        df = df.rename(columns={"family": "regularizer"})
+    return df
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -217,7 +229,7 @@ def manifest(folder: str) -> dict:
 
 
 def manifests() -> dict[str, dict]:
-    """Every stage folder's manifest, keyed by folder (e.g. 'e5/mnist10k'); looked up again only when
+    """Every stage folder's manifest, keyed by folder (e.g. 'e5/mnist'); looked up again only when
     the artifacts change (`generation`), since the sidebar shows them on every page run."""
     return _manifests(generation())
 

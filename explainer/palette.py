@@ -1,6 +1,7 @@
 """One colour-blind-safe palette for the whole app (Paul Tol's "vibrant" and "muted" sets), so the same
 condition has the same colour on every page. Every colour keeps enough contrast on Streamlit's light
-(#ffffff) and dark (#171614) backgrounds; lines also differ by dash or shape where two meet.
+(#ffffff) and dark (#171614) backgrounds. Hue is never the only cue: every series of a chart also has
+its own marker shape and line dash (SHAPES, DASHES; `charts.series_style` hands them out).
 """
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ BLUE, ORANGE, MAGENTA, TEAL, CYAN, RED, GREY = "#0077BB", "#EE7733", "#EE3377", 
 # Training conditions (the `kind` column): real data, random inputs, random labels.
 KIND_NAME = {"none": "real", "randX": "random inputs", "randY": "random labels"}
 KIND_COLOR = {"real": BLUE, "random inputs": ORANGE, "random labels": MAGENTA}
+# ... and their marker shape and line dash on every chart (a dash is [on, off, ...] px).
+KIND_SHAPE = {"real": "circle", "random inputs": "square", "random labels": "triangle-up"}
+KIND_DASH = {"real": [1, 0], "random inputs": [7, 3], "random labels": [2, 2]}
+
+# The shapes and dashes other series take in turn (the diamond is kept for the paper's reference marks).
+SHAPES = ["circle", "square", "triangle-up", "cross", "triangle-down", "triangle-right", "triangle-left", "wedge"]
+DASHES = [[1, 0], [7, 3], [2, 2], [9, 3, 2, 3], [4, 4], [12, 3], [2, 5], [6, 2, 2, 2, 2, 2]]
 
 # What a model says about a training example whose label may have been shuffled (the memorization clock).
 STATE_NAME = {"given": "answers its shuffled label (memorized)", "true": "answers the true digit",

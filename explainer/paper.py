@@ -1,4 +1,5 @@
-"""The paper's own numbers (Arpit et al., 2017), drawn beside ours as grey reference marks.
+"""The paper's own numbers (Arpit et al., 2017), drawn beside ours as grey reference marks, and what each of
+its figures plots (`FIGURES`, told in our own words for the "Paper figures" page).
 
 Values marked ≈ in docs/PAPER.md were read off the paper's plots (about ±0.01). They describe the
 paper's setup (full MNIST / CIFAR-10, 4096-unit MLPs, 100+ epochs), not our CPU profile, so charts
@@ -6,19 +7,21 @@ label them "paper (≈)" and the prose compares shapes and directions, not digit
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import pandas as pd
 
 CITATION = "Arpit et al., A Closer Look at Memorization in Deep Networks, ICML 2017 (arXiv:1706.05394)"
 LINK = "https://arxiv.org/abs/1706.05394"
 
-# E5, Fig. 7: MNIST MLP, randY, validation critical sample ratio once it has levelled off.
+# E5, Fig. 8 (as the scoreboard cites it): MNIST MLP, randY, validation critical sample ratio once it has levelled off.
 CSR_MNIST_RANDY = pd.DataFrame({"kind": "randY", "p": [0.0, 0.2, 0.4, 0.6, 0.8],
                                 "csr": [0.004, 0.09, 0.20, 0.31, 0.38]})
 
 # E5, Fig. 9: CIFAR-10 CNN, validation CSR with 100 % noise (real ≈ .20, randX ≈ .76, randY ≈ .74 by epoch 140).
 CSR_CIFAR = pd.DataFrame({"kind": ["none", "randX", "randY"], "p": [0.0, 1.0, 1.0], "csr": [0.20, 0.76, 0.74]})
 
-# E5, Fig. 8: MNIST randY validation accuracy, best (early) and after 100 epochs.
+# E5, Fig. 7 (as the scoreboard cites it): MNIST randY validation accuracy, best (early) and after 100 epochs.
 VAL_MNIST_RANDY = pd.DataFrame({"kind": "randY", "p": [0.2, 0.8], "best_val_acc": [0.975, 0.91],
                                 "final_val_acc": [0.89, 0.33]})
 
@@ -45,3 +48,97 @@ REG_RANDY_TRAIN_ACC = pd.DataFrame({
     "train_acc": [0.99, 0.99, 0.94, 0.74, 0.72, 0.67, 0.51]})
 # E6, Fig. 10: best clean validation accuracy reachable while randY training accuracy stays below x.
 REG_FRONTIER = pd.DataFrame({"regularizer": ["adversarial", "dropout"], "x": [0.10, 0.16], "best_val_acc": [0.763, 0.763]})
+
+
+def _v(x: float) -> str:
+    """0.915 -> '.915', 0.2 -> '.2' (the paper's values as its plots give them)."""
+    return f"{x:g}".lstrip("0") if 0 < x < 1 else f"{x:g}"
+
+
+def _levels(values) -> str:
+    return " / ".join(map(_v, values))
+
+
+def _by(df: pd.DataFrame, key: str, value: str, names: dict | None = None) -> str:
+    return ", ".join(f"{(names or {}).get(k, k)} {_v(v)}" for k, v in zip(df[key], df[value]))
+
+
+class Figure(NamedTuple):
+    number: int
+    title: str
+    experiment: str
+    page: str        # the story chapter that tells it
+    plotted: str     # what the paper drew, in our words
+    numbers: str     # what it reads, in our words (≈: read off the plot)
+
+
+_KIND = {"none": "real", "randX": "random inputs", "randY": "random labels"}
+_REG = {"none": "none", "weight_decay": "weight decay", "hidden_noise": "hidden noise", "input_noise": "input noise",
+        "dropout": "dropout", "input_dropout": "input dropout", "adversarial": "adversarial + dropout"}
+_RX = CAPACITY_4096[CAPACITY_4096["kind"] == "randX"]["best_val_acc"]
+_RY = CAPACITY_4096[CAPACITY_4096["kind"] == "randY"]["best_val_acc"]
+
+FIGURES = [
+    Figure(1, "Easy and hard examples", "E1", "chapters/04_experiment_time.py",
+           "One MLP trained for a single epoch a hundred times, each from a fresh start. For each of 1,000 training "
+           "examples: the share of runs that classify it correctly. The examples are sorted by that share, one curve "
+           "for real data, one for random inputs, one for random labels, and a binomial curve of pure chance at the "
+           "random-input mean.",
+           f"Real data covers the whole range, from examples no run gets right to examples every run gets right; "
+           f"random inputs follow the binomial curve near ≈ {EASY_HARD['randX']:g}; random labels have a slightly "
+           f"fatter easy tail, up to ≈ {EASY_HARD['randY_upper_tail']:g}. (CIFAR-10 in the paper.)"),
+    Figure(3, "Loss-sensitivity: a few examples or all of them", "E2", "chapters/07_memorization_vs_generalization.py",
+           "A 2 × 16 MLP on 1,000 digits shrunk to 14 × 14 pixels. For each training example: how much the training "
+           "loss after t SGD steps changes with that example (the gradient through the unrolled steps), averaged "
+           "over steps; then the Gini coefficient of those values across the examples, over training, for real "
+           "data, half real data and random inputs.",
+           "All three start near a Gini of 0.2 and dip; after 100,000 steps ≈ " + _by(GINI_100K, "condition", "gini")
+           + ": on real data a minority of examples carries most of the sensitivity."),
+    Figure(4, "Which classes teach which", "E2", "chapters/07_memorization_vs_generalization.py",
+           "The same sensitivity summed class by class: a 10 × 10 map of how much the loss on one class depends on "
+           "the training examples of each class.",
+           "No numbers, a picture: for real data a good part of the mass lies off the diagonal (examples of one "
+           "digit help with others); for random inputs it stays on the diagonal."),
+    Figure(5, "Capacity needed under noise", "E3", "chapters/03_factors.py",
+           "MLPs from 4 to 4,096 units per layer on MNIST with a share p = 0 to 0.8 of the training examples "
+           "corrupted (random inputs in one panel, random labels in the other); the best validation accuracy "
+           "reached during training, per width.",
+           f"At 4,096 units, p = 0 to 0.8: random inputs ≈ {_levels(_RX)}, random labels ≈ {_levels(_RY)}. Clean "
+           "data levels off by 256–1,024 units; with noise the curves are still rising at 4,096."),
+    Figure(6, "Time to fit", "E4", "chapters/03_factors.py",
+           "Epochs until training accuracy reaches 100 %, relative to a reference setting. Left: widths 256 to "
+           "4,096 at 50,000 examples, per share of random inputs. Right: 180 to 50,000 examples at 4,096 units.",
+           f"4,096 units need ≈ {CONVERGENCE_WIDTH_RATIO.iloc[0, 1]:g}× the 256-unit time on clean data but only "
+           f"≈ {CONVERGENCE_WIDTH_RATIO.iloc[1, 1]:g}× at p = 1; with 50,000 examples clean data needs "
+           f"≈ {CONVERGENCE_SIZE_CLEAN_50K:g}× the time of the smallest set, noisy data "
+           f"{CONVERGENCE_SIZE_NOISY_GROWTH[0]:g}–{CONVERGENCE_SIZE_NOISY_GROWTH[1]:g}×."),
+    Figure(7, "Patterns first, noise later: validation accuracy", "E5", "chapters/08_training_time.py",
+           "MNIST MLPs trained on partly random labels or partly random inputs (p = 0 to 0.8): training and "
+           "validation accuracy per epoch.",
+           "With random labels validation accuracy peaks in the first epochs and then falls while the noisy labels "
+           "get fitted: " + "; ".join(f"p = {p:g}: ≈ {_v(b)} at best, {_v(f)} after 100 epochs" for p, b, f in zip(
+               VAL_MNIST_RANDY["p"], VAL_MNIST_RANDY["best_val_acc"], VAL_MNIST_RANDY["final_val_acc"]))
+           + ". Random inputs barely hurt (final ≈ .985 clean, ≈ .970 at p = 0.8)."),
+    Figure(8, "Critical sample ratio, MNIST", "E5", "chapters/07_memorization_vs_generalization.py",
+           "During the same MNIST runs: the share of validation points that a small nudge (each pixel within "
+           "±0.3/255, found by a Langevin adversarial search) moves to another predicted class.",
+           "It climbs with the share of random labels and levels off at ≈ "
+           + _levels(CSR_MNIST_RANDY["csr"]) + " for p = 0 to 0.8."),
+    Figure(9, "Critical sample ratio, CIFAR-10", "E5", "chapters/07_memorization_vs_generalization.py",
+           "The same measurement through training of the CIFAR-10 CNN on real data, on random inputs and on random "
+           "labels (all examples corrupted).",
+           "≈ " + _by(CSR_CIFAR, "kind", "csr", _KIND) + " (random labels climbing there by epoch 140): fitting "
+           "noise bends the decision boundary around far more points."),
+    Figure(10, "Regularizers: less memorized, still generalizing", "E6", "chapters/05_regularization.py",
+           "The CIFAR-10 CNN trained with each of six regularizers at many strengths, once on real and once on "
+           "random labels. For every level x: the best clean validation accuracy of any setting whose random-label "
+           "training accuracy stays at or below x.",
+           "Adversarial training + dropout keeps ≈ .763 clean accuracy while fitting only ≈ 10 % of the random "
+           "labels, dropout alone from ≈ 16 %; weight decay tops out near .72–.74; the noise regularizers and input "
+           "dropout reach good clean accuracy only once most random labels are fitted."),
+    Figure(11, "Regularizers against random labels, over time", "E6", "chapters/05_regularization.py",
+           "Training accuracy on random labels per epoch over 100 epochs of the CIFAR-10 CNN, one curve per "
+           "regularizer.",
+           "After 100 epochs ≈ " + _by(REG_RANDY_TRAIN_ACC, "regularizer", "train_acc", _REG)
+           + "; with adversarial training the network stays at chance until about epoch 40."),
+]

@@ -1,4 +1,4 @@
-"""The story's pages in reading order (STORY.md): file, title, emoji and URL, shared by app.py and the tests."""
+"""The story's pages in reading order (docs/STORY.md): file, title, emoji and URL, shared by app.py and the tests."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +12,7 @@ class Chapter(NamedTuple):
     title: str
     icon: str
     url: str     # the page's URL path ("" for the first page, which Streamlit serves at the root)
+    story: bool = True  # reads artifacts only (no torch until a Train click); False: a live lab that trains
 
 
 _ALL = [
@@ -26,10 +27,13 @@ _ALL = [
     Chapter("chapters/09_model_design.py", "Implications for model design", "🏗️", "model-design"),
     Chapter("chapters/10_conclusion.py", "Conclusion", "🎉", "conclusion"),
     Chapter("chapters/11_final_thoughts.py", "Final thoughts", "🏁", "final-thoughts"),
-    Chapter("chapters/12_lab.py", "The lab: train your own", "🔬", "lab"),
+    Chapter("chapters/13_paper_figures.py", "Paper figures", "🖼️", "figures"),
+    Chapter("chapters/12_lab.py", "The lab: train your own", "🔬", "lab", story=False),
 ]
 # chapters being written by someone else may not exist yet in a checkout
 CHAPTERS = [c for c in _ALL if (ROOT / c.file).is_file()]
 
-# The eleven pages of STORY.md, which only read artifacts (no torch); chapters after them are live labs.
-STORY = [c for c in CHAPTERS if int(c.file.split("/")[1][:2]) <= 11]
+# The pages that only read artifacts (no torch): the eleven of docs/STORY.md and the paper-figures page; the
+# others are live labs.
+STORY = [c for c in CHAPTERS if c.story]
+FIGURES = "chapters/13_paper_figures.py"

@@ -99,28 +99,6 @@ def clock_shares(clock: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-def nearest(grid: pd.DataFrame, want: dict, log_cols=()) -> pd.Series:
-    """The row of `grid` closest to `want` (each column scaled to [0, 1] over the grid, log for
-    `log_cols`); exact matches on strings are required when the grid has them."""
-    cand = grid
-    for col, val in want.items():
-        if grid[col].dtype == object and val in set(grid[col]):
-            cand = cand[cand[col] == val]
-    dist = np.zeros(len(cand))
-    for col, val in want.items():
-        if cand[col].dtype == object:
-            dist += (cand[col] != val).to_numpy(dtype=float)
-            continue
-        x, v = cand[col].to_numpy(dtype=float), float(val)
-        if col in log_cols:
-            x, v = np.log2(np.maximum(x, 1e-9)), np.log2(max(v, 1e-9))
-        lo, hi = np.nanmin(grid[col].to_numpy(dtype=float)), np.nanmax(grid[col].to_numpy(dtype=float))
-        if col in log_cols:
-            lo, hi = np.log2(max(lo, 1e-9)), np.log2(max(hi, 1e-9))
-        dist += np.abs(x - v) / (hi - lo if hi > lo else 1.0)
-    return cand.iloc[int(np.argmin(dist))]
-
-
 def smoothness(weights: np.ndarray) -> float:
     """Mean correlation between neighbouring pixels of first-layer weight images (U, H, W): near 0 for
     static-like filters, higher for filters made of strokes and blobs."""

@@ -167,12 +167,22 @@ def to_gray(w: np.ndarray) -> np.ndarray:
     return np.clip(127.5 + 127.5 * w / scale, 0, 255).astype(np.uint8)
 
 
-def dataset_picker(key: str, folder: str, options=("mnist10k", "cifar10")) -> str:
-    """A segmented control over the datasets present under artifacts/<folder>/ (the first if one)."""
+def dataset_of(folder: str) -> str:
+    """The data set a stage item ran on, as its manifest records it (item `mnist` is the 10k sample on a
+    laptop and all of MNIST at paper scale)."""
+    try:
+        return A.manifest(folder).get("config", {}).get("dataset") or folder.rsplit("/", 1)[-1]
+    except A.Missing:
+        return folder.rsplit("/", 1)[-1]
+
+
+def dataset_picker(key: str, folder: str, options=("mnist", "cifar10")) -> str:
+    """A segmented control over the items (data sets) present under artifacts/<folder>/ (the first if one)."""
     present = [d for d in options if (A.root() / folder / d).is_dir()] or [options[0]]
     if len(present) == 1:
         return present[0]
-    return st.segmented_control("Dataset", present, default=present[0], format_func=DATASET_NAME.get,
+    name = {d: DATASET_NAME.get(dataset_of(f"{folder}/{d}"), d) for d in present}
+    return st.segmented_control("Dataset", present, default=present[0], format_func=name.get,
                                 key=key, required=True) or present[0]
 
 

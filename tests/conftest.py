@@ -23,6 +23,14 @@ from training.config import AugmentConfig, ModelConfig, RunSpec, TrainConfig  # 
 torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every browser or pipeline test is also slow, so `pytest -m "not slow"` leaves them all out (the
+    markers are registered in pytest.ini)."""
+    for item in items:
+        if item.get_closest_marker("browser") or item.get_closest_marker("pipeline"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """(train, val) of the shipped 10k sample: 8,000 / 2,000 real digits."""

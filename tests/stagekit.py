@@ -2,12 +2,14 @@
 smoke settings of a stage, and running a stage's main() into a temporary folder."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import yaml
 
 from training.config import ROOT, load_params, stage_section
+from training.stages.common import HEADLINE, MAX_HEADLINE, SETTINGS, stage_config
 
 
 def smoke_params(tmp_path: Path, **edits) -> Path:
@@ -45,3 +47,25 @@ def run_stage(module, tmp_path: Path, item: str, **edits) -> Path:
     out = tmp_path / "out" / item
     module.main(["--params", str(smoke_params(tmp_path, **edits)), "--item", item, "--out", str(out)])
     return out
+
+
+def smoke_config(stage: str, item: str | None, config_cls, **changes):
+    """A stage's Config as the smoke profile sets it (the stages have no defaults: params.yaml is their
+    only source), with `changes` replaced."""
+    params = load_params(ROOT / "params.yaml")
+    params["profile"] = "smoke"
+    return dataclasses.replace(stage_config(params, stage, item, config_cls)[1], **changes)
+
+
+def check_settings(table, extra: tuple = ()) -> None:
+    """A per-run table leads with run and the shared setting columns (common.SETTINGS), then `extra`."""
+    assert list(table.columns[: 1 + len(SETTINGS) + len(extra)]) == ["run", *SETTINGS, *extra]
+    assert set(table["kind"]) <= {"none", "randX", "randY"} and ((table["kind"] == "none") == (table["p"] == 0)).all()
+
+
+def check_headline(metrics: dict) -> None:
+    """A stage's metrics JSON: at most MAX_HEADLINE numbers named from the shared vocabulary, plus secs."""
+    assert metrics["secs"] >= 0
+    numbers = {k: v for k, v in metrics.items() if k != "secs"}
+    assert set(numbers) <= set(HEADLINE) and len(numbers) <= MAX_HEADLINE
+    assert all(v is None or isinstance(v, (int, float)) for v in numbers.values())

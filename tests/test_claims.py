@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from training.config import load_params
 from training.stages import claims as C
 
-CFG = C.Config()
+CFG = C.parse(C.Config, load_params()["claims"], "claims")  # the thresholds params.yaml sets
 
 
 def write(root: Path, path: str, rows) -> None:
@@ -41,34 +42,39 @@ FLAT = {0.0: 0.2, 0.2: 0.1, 0.4: 0.2, 0.8: 0.05}
 
 
 def test_peak_before_fit_passes_when_val_peaks_early_and_falls(tmp_path):
-    write(tmp_path, "e5/mnist10k/summary", e5_summary(best_epoch=3, fit_epoch=40, final_val=0.5, csr_by_p=RISING))
+    write(tmp_path, "e5/mnist/summary", e5_summary(best_epoch=3, fit_epoch=40, final_val=0.5, csr_by_p=RISING))
     assert verdict(C.e5_peak_before_fit, tmp_path) == "reproduced"
 
 
 def test_peak_before_fit_fails_when_val_peaks_at_the_end(tmp_path):
-    write(tmp_path, "e5/mnist10k/summary", e5_summary(best_epoch=50, fit_epoch=None, final_val=0.9, csr_by_p=RISING))
+    write(tmp_path, "e5/mnist/summary", e5_summary(best_epoch=50, fit_epoch=None, final_val=0.9, csr_by_p=RISING))
     assert verdict(C.e5_peak_before_fit, tmp_path) == "not reproduced"
 
 
 def test_csr_must_rise_with_noise(tmp_path):
-    write(tmp_path, "e5/mnist10k/summary", e5_summary(3, 40, 0.5, RISING))
+    write(tmp_path, "e5/mnist/summary", e5_summary(3, 40, 0.5, RISING))
     assert verdict(C.e5_csr_rises, tmp_path) == "reproduced"
-    write(tmp_path, "e5/mnist10k/summary", e5_summary(3, 40, 0.5, FLAT))
+    write(tmp_path, "e5/mnist/summary", e5_summary(3, 40, 0.5, FLAT))
     assert verdict(C.e5_csr_rises, tmp_path) == "not reproduced"
 
 
 def test_randx_mild_judged_below_full_noise(tmp_path):
-    write(tmp_path, "e5/mnist10k/summary", e5_summary(3, 40, 0.4, RISING))   # randY ends at .4, randX at .9
+    write(tmp_path, "e5/mnist/summary", e5_summary(3, 40, 0.4, RISING))   # randY ends at .4, randX at .9
     assert verdict(C.e5_randx_mild, tmp_path) == "reproduced"
-    write(tmp_path, "e5/mnist10k/summary", e5_summary(3, 40, 0.95, RISING))  # randY better than randX
+    write(tmp_path, "e5/mnist/summary", e5_summary(3, 40, 0.95, RISING))  # randY better than randX
     assert verdict(C.e5_randx_mild, tmp_path) == "not reproduced"
 
 
 def e1_tables(root: Path, real_p: np.ndarray, randx_p: np.ndarray, binom_p: np.ndarray) -> None:
-    rows = [{"condition": c, "p_correct": v} for c, ps in (("real", real_p), ("randX", randx_p),
-                                                         ("randY", randx_p + 0.05)) for v in ps]
-    write(root, "e1/mnist10k/examples", rows)
-    write(root, "e1/mnist10k/binomial", [{"p_correct": v} for v in binom_p])
+    """The E1 stage's summary of these P(correct) values: quantiles per condition and randX's largest
+    gap to the binomial curve's quantiles (at 0, 0.01, ... 1)."""
+    q = np.linspace(0, 1, 101)
+    rows = []
+    for cond, ps in (("real", real_p), ("randX", randx_p), ("randY", randx_p + 0.05)):
+        gap = float(np.max(np.abs(np.quantile(ps, q) - np.quantile(binom_p, q)))) if cond == "randX" else np.nan
+        rows.append({"condition": cond, "mean": ps.mean(), "q05": np.quantile(ps, 0.05), "q95": np.quantile(ps, 0.95),
+                     "q99": np.quantile(ps, 0.99), "binomial_gap": gap})
+    write(root, "e1/mnist/summary", rows)
 
 
 def test_e1_rules_on_spread_and_binomial_data(tmp_path):
@@ -183,7 +189,7 @@ def e6_settings(family: str, dataset: str, points: dict) -> list[dict]:
     rows = []
     for key, (rand, val) in points.items():
         strength, dropout = key if isinstance(key, tuple) else (key, key)
-        rows.append({"family": family, "dataset": dataset, "strength": strength, "dropout": dropout,
+        rows.append({"regularizer": family, "dataset": dataset, "strength": strength, "dropout": dropout,
                      "random_train_acc": rand, "real_train_acc": 1.0, "best_val_acc": val, "seeds": 3})
     return rows
 
@@ -246,7 +252,7 @@ def test_adversarial_rule_per_data_set_and_missing_items(tmp_path):
 
 
 def test_missing_tables_are_not_run_and_conclusions_aggregate(tmp_path):
-    write(tmp_path, "e5/mnist10k/summary", e5_summary(3, 40, 0.5, RISING))
+    write(tmp_path, "e5/mnist/summary", e5_summary(3, 40, 0.5, RISING))
     table = C.score(tmp_path, CFG)
     assert set(table["verdict"]) <= set(C.VERDICTS)
     by_id = table.set_index("id")["verdict"]
@@ -268,8 +274,18 @@ def test_every_changed_rule_is_a_claim_and_reaches_the_table(tmp_path):
     ids = {cid for cid, *_ in C.CLAIMS}
     assert C.RULE_CHANGES and set(C.RULE_CHANGES) <= ids
     assert all(text.startswith("20") and len(text) > 40 for text in C.RULE_CHANGES.values())
-    table = C.score(tmp_path, C.Config())                          # no artifacts: every claim "not run"
+    table = C.score(tmp_path, CFG)                                  # no artifacts: every claim "not run"
     changed = table.set_index("id")["rule_change"]
     for cid in ids:
         assert changed[cid] == C.RULE_CHANGES.get(cid, "")
     assert (table[table["kind"] == "conclusion"]["rule_change"] == "").all()
+
+
+def test_the_storys_own_claim_is_not_counted_among_the_papers(tmp_path):
+    """AUG (augmentation, the story's page 6) is kind "story"; the headline counts the paper's claims only."""
+    table = C.score(tmp_path, CFG)
+    kinds = table.set_index("id")["kind"]
+    assert kinds["AUG"] == "story" and (kinds.drop(["AUG"]).isin(["experiment", "conclusion"])).all()
+    assert sum(C.headline(table).values()) == 0                     # nothing run: no verdict to count
+    table.loc[table["id"].isin(["E1a", "AUG"]), "verdict"] = "reproduced"
+    assert C.headline(table) == {"repro": 1, "partly": 0, "not": 0}

@@ -82,6 +82,7 @@ def test_k_batched_mlp_runs_match_separate_runs(small):
     assert_batched_equals_separate(specs, train, val, corruptions, atol=1e-4)
 
 
+@pytest.mark.slow  # trains CNNs in float64
 def test_k_batched_cnn_runs_match_separate_runs(small, float64):
     # In float32 a grouped convolution sums in another order than a single one, and momentum with
     # batch norm amplifies that rounding noise over steps; in float64 it stays far below the tolerance.
@@ -159,7 +160,7 @@ def test_colour_jitter_on_a_three_channel_cnn(small):
     assert abs(f["train_loss"].iloc[1] - base["train_loss"].iloc[1]) > 1e-5
     # the jitter itself: one draw per run, pixels stay in [0, 1], colours change
     xb = train.x[:8].unsqueeze(0)
-    out = E._augment(xb, [spec(0, model, augment=jitter)], [torch.Generator().manual_seed(0)])
+    out = E.augment_batch(xb, [spec(0, model, augment=jitter)], [torch.Generator().manual_seed(0)])
     assert out.shape == xb.shape and 0 <= out.min() and out.max() <= 1 and not torch.allclose(out, xb)
 
 

@@ -11,8 +11,10 @@ import re
 import time
 
 import browserkit
+import pytest
 from browserkit import SHOTS
 
+pytestmark = pytest.mark.browser
 sync_api = browserkit.require()
 
 VIEW = {"width": 1280, "height": 1000}
@@ -68,7 +70,45 @@ def test_train_redraws_the_chart_and_ends_with_a_summary(server, browser):
         assert "Done." in text and "best validation" in text and "What you just saw" in text
         assert len(seen["epochs"]) >= 2, f"the progress moved through epochs while training (saw {seen['epochs']})"
         assert seen["redraws"] >= 2, "the chart was redrawn as epochs came in"
-        assert page.locator('[data-testid="stVegaLiteChart"]').count() == 1 and problems(page) == 0
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() == 2, "the run's chart and the comparison"
+        assert problems(page) == 0
+    finally:
+        ctx.close()
+
+
+def train_and_wait(page, runs_before: int) -> None:
+    """Click Train and wait until this run's summary and its place in the comparison are drawn."""
+    page.locator(".st-key-lab-train button").click()
+    page.get_by_text(f"#{runs_before + 1} ").first.wait_for(timeout=RUN_S * 1000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=RUN_S * 1000)
+
+
+def set_seed(page, seed: int) -> None:
+    box = page.locator(".st-key-lab-seed input")
+    box.fill(str(seed))
+    box.press("Enter")
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('seed') === '{seed}'",
+                           timeout=RUN_S * 1000)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=RUN_S * 1000)
+
+
+@pytest.mark.browser
+def test_two_runs_are_compared_each_with_its_link(server, browser):
+    ctx, page = open_lab(browser, server, "n_train=200&width=32&epochs=4&noise_pct=40&seed=41")
+    try:
+        train_and_wait(page, 0)
+        set_seed(page, 42)
+        train_and_wait(page, 1)
+        text = shown(page)
+        assert "Your last runs" in text and "#1 40 % random labels" in text and "#2 40 % random labels" in text
+        assert "seed 41" in text and "seed 42" in text
+        links = [page.get_by_role("link", name="🔗 open in the Lab").nth(i).get_attribute("href") for i in (0, 1)]
+        assert all("lab?" in h for h in links) and {"seed=41" in links[0], "seed=42" in links[1]} == {True}
+        assert page.locator('[data-testid="stVegaLiteChart"]').count() == 2, "the run's chart and the comparison"
+        page.locator(".st-key-lab-pin-1 button").click()
+        page.get_by_text("#1 40 % random labels · seed 41 (pinned)").first.wait_for(timeout=RUN_S * 1000)
+        page.screenshot(path=str(SHOTS / "live-lab-compare.png"), full_page=True)
+        assert problems(page) == 0
     finally:
         ctx.close()
 
@@ -79,7 +119,7 @@ def test_stop_ends_a_long_run_and_frees_the_trainer(server, browser):
         page.locator(".st-key-lab-train button").click()
         page.get_by_text(re.compile(r"epoch [1-9]\d* of 200")).wait_for(timeout=RUN_S * 1000)
         page.locator(".st-key-lab-stop button").click()
-        page.get_by_text("Stopped").wait_for(timeout=RUN_S * 1000)
+        page.get_by_text("Stopped", exact=True).wait_for(timeout=RUN_S * 1000)  # the summary, not the comparison
         page.screenshot(path=str(SHOTS / "live-lab-stopped.png"), full_page=True)
         after = int(re.search(r"after (\d+) epochs", shown(page)).group(1))
         assert after < 200 and problems(page) == 0

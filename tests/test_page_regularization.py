@@ -15,6 +15,8 @@ from explainer import ui
 from training import data as D
 from training.stages import e6_regularizers as E6
 
+pytestmark = pytest.mark.slow  # runs the E6 stage (smoke profile) for its outputs
+
 PAGE = BY_FILE["05_regularization"]
 
 

@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.pipeline  # dvc repro of the whole smoke pipeline; dvc status of the committed artifacts
+
 MANIFEST_FIELDS = {"stage", "profile", "device", "datasets", "config", "seconds", "torch", "git_revision", "finished"}
 
 

@@ -71,6 +71,7 @@ def test_every_stage_of_dvc_yaml_is_planned():
     assert all(r["tflop"] > 0 for r in trained), [r["stage"] for r in trained if not r["tflop"] > 0]
 
 
+@pytest.mark.slow  # runs the E3 stage in a subprocess
 def test_the_planner_counts_the_runs_the_stage_trains(tmp_path):
     """E3's smoke item: the planner's run count = the rows of the stage's own summary table."""
     params = load_params(ROOT / "params.yaml")
@@ -82,6 +83,7 @@ def test_the_planner_counts_the_runs_the_stage_trains(tmp_path):
     assert row["runs"] == len(pd.read_csv(tmp_path / "e3" / "summary.csv"))
 
 
+@pytest.mark.slow  # the planner's CLI in a subprocess (imports torch, counts every stage)
 def test_gpu_profile_fits_one_ten_minute_h200_run():
     done = _cli("--profile", "gpu", "--peak-tflops", "790")
     assert done.returncode == 0, done.stderr
@@ -91,18 +93,21 @@ def test_gpu_profile_fits_one_ten_minute_h200_run():
     assert "efficiency 50%" in done.stdout                    # the assumption is printed with the table
 
 
+@pytest.mark.slow  # plans two whole profiles
 def test_paper_profile_costs_far_more_than_the_gpu_one():
     params = load_params(ROOT / "params.yaml")
     total = {p: sum(r["minutes"] for r in PL.plan({**params, "profile": p}, H200)) for p in ("gpu", "paper")}
     assert total["paper"] > 50 * total["gpu"]
 
 
+@pytest.mark.slow  # the planner's CLI in a subprocess
 def test_an_unknown_profile_is_named_with_the_allowed_ones():
     done = _cli("--profile", "huge", "--peak-tflops", "790")
     assert done.returncode != 0
     assert "'huge'" in done.stderr and "'gpu'" in done.stderr and "'paper'" in done.stderr
 
 
+@pytest.mark.slow  # runs the plan stage twice
 def test_plan_stage_writes_the_same_table_twice(tmp_path):
     for out in ("a", "b"):
         assert _cli("--write", str(tmp_path / out)).returncode == 0

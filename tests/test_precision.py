@@ -51,6 +51,7 @@ def test_bf16_runs_in_bf16_but_keeps_fp32_weights(small):
 
 @needs_bf16
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.slow  # trains to compare accuracies
 def test_bf16_reaches_the_fp32_accuracy(mnist, arch):
     """On 1,000 real digits and 3 seeds, bf16 training ends within 0.02 of fp32's mean clean validation
     accuracy (the spread over seeds is about 0.01 here)."""
@@ -133,6 +134,7 @@ def test_adversarial_training_searches_in_fp32(small, monkeypatch):
     assert inside and not any(inside)
 
 
+@pytest.mark.slow  # runs the E3 stage
 def test_without_native_bf16_the_run_falls_back_to_fp32_and_says_so(small, tmp_path, monkeypatch):
     monkeypatch.setattr(E, "_cpu_has_native_bf16", lambda: False)
     used, why = E.resolve_precision("bf16", "cpu")
@@ -160,6 +162,7 @@ def test_bad_global_precision_or_threads_stop_the_stage_naming_the_key(tmp_path,
     assert not out.exists()
 
 
+@pytest.mark.slow  # runs the E3 stage
 def test_a_stage_may_set_its_own_precision(tmp_path):
     params = smoke_params(tmp_path, **{"e3.randY": {"run": {"train": {"epochs": 1, "precision": "fp32"}}}})
     out = tmp_path / "out"

@@ -9,11 +9,13 @@ import pytest
 
 from test_app_pages import ART, BY_FILE, charts, needs, render, show_me, text
 
+pytestmark = pytest.mark.slow  # each test renders a page through AppTest and answers its question (about 1 s)
+
 GUESSES = {  # page: (radio key, right answer from the artifact)
     "03_factors": "guess-factors-width",
-    "04_experiment_time": "guess-exp-faster-mnist10k",
-    "06_data_augmentation": "guess-aug-mnist10k",
-    "08_training_time": "guess-time-mnist10k",
+    "04_experiment_time": "guess-exp-faster-mnist",
+    "06_data_augmentation": "guess-aug-mnist",
+    "08_training_time": "guess-time-mnist",
 }
 
 
@@ -27,8 +29,8 @@ def truth_width() -> str:
 
 
 def truth_faster() -> str:
-    needs("e5/mnist10k/curves.csv")
-    c = pd.read_csv(ART / "e5/mnist10k/curves.csv")
+    needs("e5/mnist/curves.csv")
+    c = pd.read_csv(ART / "e5/mnist/curves.csv")
     c = c[c["p"] == 1.0]
     fit = {}
     for kind, g in c.groupby("kind"):
@@ -40,16 +42,16 @@ def truth_faster() -> str:
 
 
 def truth_augment() -> str:
-    needs("augment/mnist10k/summary.csv")
-    s = pd.read_csv(ART / "augment/mnist10k/summary.csv")
+    needs("augment/mnist/summary.csv")
+    s = pd.read_csv(ART / "augment/mnist/summary.csv")
     rand = s[s["labels"] == "random"].groupby(["augment", "strength"])["final_train_acc"].mean()
     gap = rand.drop("none", level=0).mean() - rand.loc["none"].mean()
     return "no difference" if abs(gap) < 0.02 else "harder" if gap < 0 else "easier"
 
 
 def truth_stop() -> str:
-    needs("e5/mnist10k/curves.csv")
-    c = pd.read_csv(ART / "e5/mnist10k/curves.csv")
+    needs("e5/mnist/curves.csv")
+    c = pd.read_csv(ART / "e5/mnist/curves.csv")
     levels = sorted(p for p in c.loc[c["kind"] == "randY", "p"].unique() if p < 1)
     p = levels[len(levels) // 2]
     val = c[(c["kind"] == "randY") & np.isclose(c["p"], p)].groupby("epoch")["val_acc"].mean()

@@ -35,33 +35,36 @@ def results(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.mark.pipeline  # the `results` fixture runs the whole smoke profile
 def test_run_profile_writes_every_stage_with_provenance(results):
     info = json.loads((results / "smoke" / "resultset.json").read_text())
     stages = [s.name for s in pipeline()]
     assert info["profile"] == "smoke" and info["git_revision"] == "test123" and info["failed"] == []
     assert sorted(info["seconds"]) == sorted(stages)
     assert info["planner"]["total_tflop"] > 0 and set(info["planner"]["stages"]) == set(stages)
-    for folder in ("e5/mnist10k", "e6/cifar_adversarial", "claims"):
+    for folder in ("e5/mnist", "e6/cifar_adversarial", "claims"):
         manifest = json.loads((results / "smoke" / folder / "manifest.json").read_text())
         assert manifest["profile"] == "smoke" and manifest["git_revision"] == "test123"
     assert (results / "smoke" / "claims" / "claims.csv").is_file()
 
 
+@pytest.mark.pipeline  # the `results` fixture runs the whole smoke profile
 def test_the_run_lock_hashes_what_the_run_wrote(results):
     lock = yaml.safe_load((results / "smoke" / "run.lock").read_text())["stages"]
-    entry = lock["e5@mnist10k"]
-    assert entry["cmd"].startswith("python -m training.stages.e5_partial_noise --item mnist10k")
-    out = next(o for o in entry["outs"] if o["path"] == "artifacts/e5/mnist10k")
-    assert out["md5"] == md5_tree(results / "smoke" / "e5" / "mnist10k")["md5"]
-    assert entry["params"]["e5.mnist10k"]["n_train"] == 8000          # the section as params.yaml writes it
-    assert entry["params"]["profiles.smoke.e5"]["mnist10k"]["n_train"] == 200
+    entry = lock["e5@mnist"]
+    assert entry["cmd"].startswith("python -m training.stages.e5_partial_noise --item mnist")
+    out = next(o for o in entry["outs"] if o["path"] == "artifacts/e5/mnist")
+    assert out["md5"] == md5_tree(results / "smoke" / "e5" / "mnist")["md5"]
+    assert entry["params"]["e5.mnist"]["n_train"] == 8000          # the section as params.yaml writes it
+    assert entry["params"]["profiles.smoke.e5"]["mnist"]["n_train"] == 200
     assert any(d["path"] == "training/engine.py" for d in entry["deps"])
 
 
+@pytest.mark.slow  # run_profile in a subprocess
 def test_an_unknown_stage_is_refused_naming_the_allowed_ones(tmp_path):
     done = subprocess.run([sys.executable, "-m", "training.run_profile", "--profile", "smoke", "--out",
                            str(tmp_path / "x"), "--stages", "e9"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "e9" in done.stderr and "e5@mnist10k" in done.stderr
+    assert done.returncode != 0 and "e9" in done.stderr and "e5@mnist" in done.stderr
 
 
 @pytest.fixture
@@ -96,6 +99,7 @@ def test_with_the_cpu_set_alone_the_sidebar_says_how_a_gpu_set_is_made(app, tmp_
     assert "python -m training.run_profile --profile gpu" in said and "CPU profile" in said
 
 
+@pytest.mark.pipeline  # the `results` fixture runs the whole smoke profile
 def test_two_sets_the_switch_changes_what_the_pages_read(app, results):
     at = app(results, "chapters/10_conclusion.py")
     assert not at.exception
@@ -111,12 +115,14 @@ def test_two_sets_the_switch_changes_what_the_pages_read(app, results):
     assert "smoke" in at.query_params["results"]                 # the link now names the set
 
 
+@pytest.mark.pipeline  # the `results` fixture runs the whole smoke profile
 def test_a_shared_link_opens_the_set_it_names(app, results):
     at = app(results, query={"results": "smoke"})
     assert not at.exception and at.sidebar.radio[0].value == "smoke"
     assert "smoke test" in _text(at)
 
 
+@pytest.mark.pipeline  # the `results` fixture runs the whole smoke profile
 def test_the_default_is_the_largest_scale_set_present(app, results, tmp_path):
     shutil.copytree(results / "smoke", tmp_path / "big")
     info = json.loads((tmp_path / "big" / "resultset.json").read_text())

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from training import data as D
-from stagekit import run_stage, smoke_section
+from stagekit import check_headline, check_settings, run_stage, smoke_config, smoke_section
 from training.stages import augment as A
 
 CURVE_SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true",
@@ -40,17 +40,16 @@ def check_augment(out: Path, item: str, channels: int):
     section = smoke_section("augment", item)
     tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary")}
     curves, summary = tables["curves"], tables["summary"]
-    assert list(curves.columns[:7]) == ["run", "seed", "augment", "strength", "labels", "p", "epoch"]
+    check_settings(curves, ("epoch",))
+    check_settings(summary)
     check_scores(curves)
-    cfg = A.Config(**{k: v for k, v in section.items() if k in ("noise", "seeds")},
-                   augments=A.Grid(**{k: tuple(v) for k, v in section["augments"].items()}),
-                   dataset=section["dataset"])
+    cfg = smoke_config("augment", item, A.Config)
     setups = A.setups(cfg)
     n_runs = len(setups) * len(section["noise"]) * len(section["seeds"])
     assert curves["run"].nunique() == n_runs == len(summary)
     assert set(zip(curves["augment"], curves["strength"])) == set(setups)
-    kinds = {0.0: "real", 0.5: "partial", 1.0: "random"}
-    assert set(zip(curves["p"], curves["labels"])) == {(p, kinds[p]) for p in section["noise"]}
+    assert set(zip(curves["p"], curves["kind"])) == {(p, "randY" if p else "none") for p in section["noise"]}
+    assert set(curves["regularizer"]) == {"none"} and set(curves["dataset"]) == {section["dataset"]}
     assert curves.loc[curves["p"] == 0, "train_acc_corrupted"].isna().all()
     assert curves.loc[curves["p"] > 0, "train_acc_corrupted"].between(0, 1).all()
 
@@ -70,14 +69,18 @@ def check_augment(out: Path, item: str, channels: int):
             assert (g["augmented"][i, 0] != g["images"]).any()
 
     metrics = json.loads((out / "metrics.json").read_text())
-    assert "none" in metrics and all(0 <= v["random_train_acc"] <= 1 for k, v in metrics.items() if k != "seconds")
+    check_headline(metrics)
+    none_random = summary[(summary["augment"] == "none") & (summary["p"] == 1.0)]["final_train_acc"].mean()
+    assert metrics["randY"] == pytest.approx(none_random, abs=1e-4) and -1 <= metrics["gap"] <= 1
     check_manifest(out, f"augment.{item}", tables)
 
 
+@pytest.mark.slow  # runs the stage
 def test_augment_mnist_smoke(tmp_path):
     check_augment(run_stage(A, tmp_path, "mnist"), "mnist", channels=1)
 
 
+@pytest.mark.slow  # runs the stage
 def test_augment_cifar_smoke(tmp_path):
     try:
         D.load("cifar10")

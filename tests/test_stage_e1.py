@@ -11,15 +11,16 @@ import pandas as pd
 import pytest
 
 from training import data as D
-from stagekit import smoke_params, smoke_section
+from stagekit import check_headline, smoke_params, smoke_section
+from training.stages.common import SETTINGS
 from training.stages import e1_easy_hard as E1
 
 E1_COLUMNS = {
     "examples": ["dataset", "condition", "example", "label_true", "label_given", "runs", "p_correct", "rank"],
     "binomial": ["dataset", "condition", "seed", "draw", "runs", "p", "p_correct", "rank"],
-    "runs": ["dataset", "condition", "run", "seed", "epoch", "train_acc", "val_acc"],
-    "summary": ["dataset", "condition", "n", "runs", "mean", "std", "q05", "q25", "median", "q75", "q95",
-                "share_never", "share_always", "mean_train_acc", "mean_val_acc"],
+    "runs": ["run", *SETTINGS, "condition", "epoch", "train_acc", "val_acc"],
+    "summary": [*SETTINGS[:-1], "condition", "seeds", "n", "mean", "std", "q05", "q25", "median", "q75", "q95", "q99",
+                "share_never", "share_always", "binomial_gap", "mean_train_acc", "mean_val_acc"],
 }
 
 
@@ -38,6 +39,7 @@ def run_e1(tmp_path: Path, item: str, out_name: str = "out") -> Path:
 
 
 @pytest.mark.parametrize("item", ["mnist", "cifar10"])
+@pytest.mark.slow  # runs the stage
 def test_e1_smoke_writes_p_correct_per_condition_and_example(tmp_path, item):
     cfg = smoke_section("e1")[item]
     out = run_e1(tmp_path, item)
@@ -66,8 +68,14 @@ def test_e1_smoke_writes_p_correct_per_condition_and_example(tmp_path, item):
     summary = tables["summary"].set_index("condition")
     assert set(summary.index) == {"real", "randX", "randY", "binomial"}
     assert summary[["mean", "q05", "median", "q95", "share_never", "share_always"]].stack().between(0, 1).all()
-    assert set(metrics) == {"real", "randX", "randY", "binomial", "seconds"}
-    assert metrics["real"]["mean_p_correct"] == pytest.approx(summary.loc["real", "mean"], abs=1e-4)
+    assert summary.loc[["real", "randX", "randY"], "kind"].tolist() == ["none", "randX", "randY"]
+    assert summary.loc["binomial", "kind"] == "randX" and summary["n_train"].eq(cfg["n_train"]).all()
+    q = np.linspace(0, 1, 101)                                         # randX's largest gap to the binomial curve
+    gap = np.abs(np.quantile(ex[ex["condition"] == "randX"]["p_correct"], q) - np.quantile(binom["p_correct"], q)).max()
+    assert summary.loc["randX", "binomial_gap"] == pytest.approx(gap) and summary["binomial_gap"].notna().sum() == 1
+    check_headline(metrics)
+    assert metrics["real"] == pytest.approx(summary.loc["real", "mean"], abs=1e-4)
+    assert metrics["gap"] == pytest.approx(gap, abs=1e-4)
     with np.load(out / "gallery.npz") as gal:
         n = 2 * cfg["gallery"]
         side = 28 if item == "mnist" else 32
@@ -77,10 +85,11 @@ def test_e1_smoke_writes_p_correct_per_condition_and_example(tmp_path, item):
         assert np.allclose(gal["p_correct"], real.loc[gal["index"], "p_correct"])
         assert gal["p_correct"][: n // 2].min() >= gal["p_correct"][n // 2 :].max()
     assert manifest["stage"] == f"e1.{item}" and manifest["profile"] == "smoke" and manifest["threads"] == 1
-    assert manifest["config"]["runs"] == cfg["runs"] and item in manifest["datasets"]
+    assert manifest["config"]["runs"] == cfg["runs"] and cfg["dataset"] in manifest["datasets"]
     assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
 
 
+@pytest.mark.slow  # runs the stage
 def test_e1_same_params_same_tables(tmp_path):
     a = pd.read_csv(run_e1(tmp_path, "mnist", "a") / "examples.csv")
     b = pd.read_csv(run_e1(tmp_path, "mnist", "b") / "examples.csv")

@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stagekit import smoke_params, smoke_section
+from stagekit import check_headline, smoke_config, smoke_params, smoke_section
+from training.stages.common import SETTINGS
 from training import data as D
 from training import sensitivity as S
 from training.stages import e2_loss_sensitivity as E2
@@ -21,8 +22,8 @@ E2_COLUMNS = {
     "gini": ["panel", "definition", "condition", "p", "seed", "step", "gini", "loss", "train_loss", "train_acc"],
     "matrix": ["definition", "condition", "seed", "loss_class", "input_class", "value", "share"],
     "examples": ["panel", "definition", "condition", "seed", "example", "label", "noise", "g", "rank"],
-    "summary": ["panel", "definition", "condition", "p", "seeds", "final_step", "gini_mean", "gini_std", "dip_gini",
-                "dip_step", "off_diagonal", "off_diagonal_std", "final_loss", "matrix_from", "matrix_from_loss"],
+    "summary": [*SETTINGS[:-1], "panel", "definition", "condition", "seeds", "final_step", "gini_mean", "gini_std",
+                "dip_gini", "dip_step", "off_diagonal", "off_diagonal_std", "final_loss", "matrix_from", "matrix_from_loss"],
 }
 
 
@@ -192,6 +193,7 @@ def read(out: Path) -> tuple[dict, dict, dict]:
     return tables, json.loads((out / "manifest.json").read_text()), json.loads((out / "metrics.json").read_text())
 
 
+@pytest.mark.slow  # runs the stage
 def test_e2_smoke_writes_both_definitions(tmp_path):
     cfg = smoke_section("e2")
     out = tmp_path / "e2"
@@ -200,7 +202,7 @@ def test_e2_smoke_writes_both_definitions(tmp_path):
     for name, columns in E2_COLUMNS.items():
         assert list(tables[name].columns) == columns, name
         assert set(tables[name]["definition"]) == {"own+transfer", "transfer"}, name
-    config = E2.Config(**{k: v for k, v in cfg.items() if not isinstance(v, list)})
+    config = smoke_config("e2", None, E2.Config)
     steps = E2.checkpoint_steps(config)
     start = E2.matrix_from(config)
     gini = tables["gini"]
@@ -236,16 +238,21 @@ def test_e2_smoke_writes_both_definitions(tmp_path):
     assert row["off_diagonal"] == pytest.approx(per_seed.mean(), rel=1e-4)
     last = gini[(gini["step"] == cfg["steps"]) & (gini["panel"] == "labels") & (gini["condition"] == "random")]
     assert row["final_loss"] == pytest.approx(last["train_loss"].mean(), rel=1e-4)
-    numbers = [metrics["random_final_loss"], *metrics["final_gini"].values(), *metrics["off_diagonal"].values()]
-    assert len(numbers) == 6 and metrics["definition"] == "own+transfer"
-    assert set(metrics["final_gini"]) == {"real", "50% real", "random"} and set(metrics["off_diagonal"]) == {"real", "random"}
-    assert metrics["random_final_loss"] == pytest.approx(row["final_loss"], abs=1e-4)
+    assert set(zip(summary["condition"], summary["kind"], summary["p"])) == {
+        ("real", "none", 0.0), ("50% real", "randX", 0.5), ("random", "randX", 1.0)}
+    assert (summary["n_train"] == cfg["n_examples"]).all() and (summary["width"] == cfg["width"]).all()
+    check_headline(metrics)
+    own = summary[(summary["panel"] == "labels") & (summary["definition"] == "own+transfer")].set_index("condition")
+    assert [metrics[k] for k in ("real", "half", "randX")] == pytest.approx(
+        own.loc[["real", "50% real", "random"], "gini_mean"].tolist(), abs=1e-4)
+    assert metrics["gap"] == pytest.approx(own.at["real", "off_diagonal"] - own.at["random", "off_diagonal"], abs=2e-4)
     assert manifest["stage"] == "e2" and manifest["profile"] == "smoke" and manifest["panel_workers"] == 1
     assert manifest["precision"]["used"] == "fp32" and manifest["definitions"] == ["own+transfer", "transfer"]
     assert manifest["checkpoint_steps"] == steps and manifest["matrix_from"] == start
     assert "mnist10k" in manifest["datasets"] and manifest["tables"] == {n: list(df.columns) for n, df in tables.items()}
 
 
+@pytest.mark.slow  # runs the stage
 def test_e2_panels_in_worker_processes_give_the_same_tables(tmp_path):
     """With two cores E2 trains its two panels in two worker processes; the tables must be those of
     the one-process run (each panel owns its seeds, so where it runs cannot matter)."""
@@ -276,12 +283,15 @@ def test_e2_rejects_bad_params_before_training(tmp_path, change, key):
     assert not out.exists()
 
 
-def test_e2_defaults_are_the_cpu_profile():
-    """params.yaml is the single source of each setting: the dataclass defaults equal its e2 section."""
-    from training.config import ROOT, load_params
+def test_e2_takes_every_setting_from_params(tmp_path):
+    """params.yaml is the single source of each setting: the Config has no defaults, and a setting left
+    out of params stops the stage, naming the key."""
+    import dataclasses
 
-    section = load_params(ROOT / "params.yaml")["e2"]
-    defaults = E2.Config()
-    for key, value in section.items():
-        want = tuple(value) if isinstance(value, list) else value
-        assert getattr(defaults, key) == want, key
+    assert all(f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+               for f in dataclasses.fields(E2.Config))
+    params = smoke_params(tmp_path)
+    params.write_text(params.read_text().replace("  window: 2", "  # window removed", 1))
+    with pytest.raises(SystemExit) as err:
+        E2.main(["--params", str(params), "--out", str(tmp_path / "out")])
+    assert "e2.window is not set" in str(err.value.code)

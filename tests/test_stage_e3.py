@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stagekit import run_stage, smoke_section
+from stagekit import check_headline, check_settings, run_stage, smoke_section
 from training.stages import e3_capacity as E3
 
 SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true", "val_loss", "val_acc"]
 
 
 def read(out: Path):
-    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary")}
+    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary", "widths")}
     manifest = json.loads((out / "manifest.json").read_text())
     metrics = json.loads((out / "metrics.json").read_text())
     return tables, manifest, metrics
@@ -38,6 +38,7 @@ def check_scores(curves: pd.DataFrame):
 
 
 @pytest.mark.parametrize("item", ["randX", "randY"])
+@pytest.mark.slow  # runs the stage
 def test_e3_smoke_writes_a_run_per_width_noise_and_seed(tmp_path, item):
     cfg = smoke_section("e3", item)
     out = run_stage(E3, tmp_path, item)
@@ -46,14 +47,13 @@ def test_e3_smoke_writes_a_run_per_width_noise_and_seed(tmp_path, item):
     check_manifest(manifest, f"e3.{item}", tables)
     assert manifest["config"]["kind"] == item and manifest["datasets"]["mnist10k"]["n_train"] == cfg["n_train"]
 
-    assert list(curves.columns[:6]) == ["run", "seed", "width", "kind", "p", "epoch"]
+    check_settings(curves, ("epoch",))
     assert set(SCORES) <= set(curves.columns)
-    assert list(summary.columns) == ["run", "seed", "width", "kind", "p", "best_val_acc", "best_epoch", "final_epoch",
-                                     "final_val_acc", "final_train_acc", "final_train_acc_clean",
-                                     "final_train_acc_corrupted"]
+    check_settings(summary, ("final_epoch", "final_train_acc", "final_train_acc_clean", "final_train_acc_corrupted",
+                             "final_val_acc", "best_epoch", "best_val_acc", "fit_epoch"))
     grid = {(w, p, s) for w in cfg["widths"] for p in cfg["noise"] for s in cfg["seeds"]}
     assert set(zip(summary.width, summary.p, summary.seed)) == grid and len(summary) == len(grid)
-    assert (summary.kind == item).all() and (curves.kind == item).all()
+    assert set(summary.kind) == {item, "none"} and (curves.kind == np.where(curves.p > 0, item, "none")).all()
     epochs = cfg["run"]["train"]["epochs"]
     assert curves.groupby("run").epoch.agg(lambda e: sorted(e) == list(range(epochs + 1))).all()
     check_scores(curves)
@@ -66,29 +66,30 @@ def test_e3_smoke_writes_a_run_per_width_noise_and_seed(tmp_path, item):
     assert s[s.p == 0].final_train_acc_corrupted.isna().all()
     assert s[s.p > 0].final_train_acc_corrupted.notna().all()
 
-    assert metrics["kind"] == item and metrics["seconds"] >= 0
-    keys = {f"w{w}_p{p:g}" for w in cfg["widths"] for p in cfg["noise"]}
-    assert set(metrics["best_val_acc"]) == keys
+    check_headline(metrics)
     w, p = cfg["widths"][-1], cfg["noise"][-1]
-    assert math.isclose(metrics["best_val_acc"][f"w{w}_p{p:g}"]["mean"],
-                        summary[(summary.width == w) & (summary.p == p)].best_val_acc.mean(), abs_tol=1e-4)
-    assert set(metrics["width_needed"]) == {f"p{p:g}" for p in cfg["noise"]}
-    assert set(metrics["width_needed"].values()) <= set(cfg["widths"])
+    assert math.isclose(metrics[item], summary[(summary.width == w) & (summary.p == p)].best_val_acc.mean(), abs_tol=1e-4)
+    widths = tables["widths"]
+    assert set(zip(widths.width, widths.p)) == {(w, p) for w in cfg["widths"] for p in cfg["noise"]}
+    assert (widths.seeds == len(cfg["seeds"])).all() and widths.groupby("p").saturated.any().all()
 
 
-def test_e3_headline_width_needed_is_the_smallest_saturated_width():
-    rows = [{"run": i, "seed": 0, "width": w, "kind": "randY", "p": p, "best_val_acc": acc}
+def test_e3_widths_table_and_headline_on_known_numbers():
+    """Fig. 5's table: mean best val acc per width and p, saturated = within tol of that p's best width;
+    the headline reads the widest net (clean, top noise) and its gain over the middle width."""
+    rows = [{"run": i, "seed": 0, "width": w, "kind": "randY" if p else "none", "p": p, "best_val_acc": acc}
             for i, (w, p, acc) in enumerate([(4, 0.0, 0.80), (16, 0.0, 0.899), (64, 0.0, 0.90),
                                              (4, 0.8, 0.30), (16, 0.8, 0.50), (64, 0.8, 0.60)])]
-    out = E3._headline(pd.DataFrame(rows), tol=0.005)
-    assert out["width_needed"] == {"p0": 16, "p0.8": 64}
-    assert out["best_val_acc"]["w16_p0.8"] == {"mean": 0.5, "std": 0.0}
+    widths = E3._widths(pd.DataFrame(rows), tol=0.005).set_index(["p", "width"])
+    assert widths["saturated"].to_dict() == {(0.0, 4): False, (0.0, 16): True, (0.0, 64): True,
+                                             (0.8, 4): False, (0.8, 16): False, (0.8, 64): True}
+    assert E3.headline(pd.DataFrame(rows), "randY") == pytest.approx({"real": 0.90, "randY": 0.60, "gap": 0.10})
 
 
 @pytest.mark.parametrize("change, key", [
     ({"widths": [4, 0]}, "e3.randX.widths[1]"),
     ({"noise": [0.0, 1.5]}, "e3.randX.noise[1]"),
-    ({"kind": "randZ"}, "e3.randX.kind"),
+    ({"kind": "randZ"}, "e3.randX.kind restates the item's name"),
     ({"bogus": 1}, "e3.randX.bogus"),
     ({"run": {"train": {"lr": -1}}}, "e3.randX.run.train.lr"),
 ])

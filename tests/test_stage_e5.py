@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stagekit import run_stage, smoke_section
+from stagekit import check_headline, check_settings, run_stage, smoke_config, smoke_section
 from training import data as D
 from training.stages import e5_partial_noise as E5
 
@@ -26,11 +26,12 @@ def read(out: Path, names=TABLES):
 
 @pytest.fixture(scope="module")
 def mnist_out(tmp_path_factory):
-    return run_stage(E5, tmp_path_factory.mktemp("e5"), "mnist10k")
+    return run_stage(E5, tmp_path_factory.mktemp("e5"), "mnist")
 
 
+@pytest.mark.slow  # runs the stage
 def test_e5_smoke_writes_curves_csr_and_summary_for_every_condition_and_seed(mnist_out):
-    cfg = smoke_section("e5", "mnist10k")
+    cfg = smoke_section("e5", "mnist")
     tables, manifest, metrics = read(mnist_out, TABLES + ("clock", "teaser"))
     curves, csr, summary = tables["curves"], tables["csr"], tables["summary"]
     conds = {("none", 0.0)} | {(k, p) for k in ("randX", "randY") for p in cfg["noise"]}
@@ -44,12 +45,22 @@ def test_e5_smoke_writes_curves_csr_and_summary_for_every_condition_and_seed(mni
     assert csr["csr"].between(0, 1).all()
     assert np.allclose(summary.set_index("run")["final_csr"],
                        csr[csr.epoch == epochs].set_index("run")["csr"].reindex(summary["run"]))
-    assert set(metrics) - {"seconds"} == {f"{k}_p{p:g}" for k, p in conds}
-    assert manifest["stage"] == "e5.mnist10k" and manifest["config"]["csr_min_new_share"] == 0.04
+    check_settings(curves, ("epoch",))
+    check_settings(csr, ("epoch", "csr"))
+    check_settings(summary)
+    check_headline(metrics)
+    mean = summary.groupby(["kind", "p"])[["best_val_acc", "final_val_acc", "final_csr"]].mean()
+    top = max(p for p in cfg["noise"] if p < 1)
+    assert metrics["real"] == pytest.approx(mean.at[("none", 0.0), "best_val_acc"], abs=1e-4)
+    assert metrics["randY"] == pytest.approx(mean.at[("randY", top), "final_val_acc"], abs=1e-4)
+    assert metrics["csr"] == pytest.approx(mean.at[("randY", 1.0), "final_csr"], abs=1e-4)
+    assert manifest["stage"] == "e5.mnist" and manifest["config"]["csr_min_new_share"] == 0.04
+    assert manifest["config"]["csr_radius"] == cfg["csr_radius"] == 0.3      # LASS's box comes from params.yaml
 
 
+@pytest.mark.slow  # runs the stage
 def test_e5_clock_follows_clean_and_relabelled_digits(mnist_out):
-    cfg = smoke_section("e5", "mnist10k")
+    cfg = smoke_section("e5", "mnist")
     clock = pd.read_csv(mnist_out / "clock.csv")
     per = clock.groupby("example")["relabelled"].first()
     assert len(per) == cfg["clock_examples"] and per.sum() == cfg["clock_examples"] // 2
@@ -60,17 +71,68 @@ def test_e5_clock_follows_clean_and_relabelled_digits(mnist_out):
     assert gallery["images"].shape[0] == cfg["clock_examples"] and gallery["images"].dtype == np.uint8
 
 
+@pytest.mark.slow  # runs the stage
 def test_e5_checkpoints_rebuild_the_real_and_random_label_models(mnist_out):
     for name, p in (("model_real", 0.0), ("model_random", 1.0)):
         about = json.loads((mnist_out / f"{name}.json").read_text())
         tensors = load_file(str(mnist_out / f"{name}.safetensors"))
         assert about["p"] == p and about["in_shape"] == [1, 28, 28]
-        width = smoke_section("e5", "mnist10k")["run"]["model"]["width"]
+        width = smoke_section("e5", "mnist")["run"]["model"]["width"]
         assert tensors["weights.0"].shape == (1, 784, width)
     teaser = pd.read_csv(mnist_out / "teaser.csv")
     assert set(teaser["split"]) == {"train", "val"} and teaser["pred_real"].between(0, 9).all()
 
 
+@pytest.mark.slow  # runs the stage
+def test_e5_clock_states_follow_each_prediction_and_epoch(mnist_out):
+    """_clock: one row per followed example and epoch (0 to the last), its state read off its prediction:
+    'given' when the prediction is the label it was trained on, 'true' when it is the real digit the label
+    hides (only possible for relabelled rows), 'neither' otherwise; the gallery shows those digits."""
+    cfg = smoke_section("e5", "mnist")
+    clock = pd.read_csv(mnist_out / "clock.csv")
+    epochs = cfg["run"]["train"]["epochs"]
+    assert all(sorted(e) == list(range(epochs + 1)) for _, e in clock.groupby("example")["epoch"])
+    want = np.where(clock["pred"] == clock["given_label"], "given",
+                    np.where(clock["pred"] == clock["true_label"], "true", "neither"))
+    assert (clock["state"].to_numpy() == want).all()
+    clean = clock[~clock.relabelled]
+    assert (clean["given_label"] == clean["true_label"]).all() and not (clean["state"] == "true").any()
+    assert clock.groupby("example")[["true_label", "given_label", "relabelled"]].nunique().eq(1).all().all()
+    with np.load(mnist_out / "clock_gallery.npz") as gallery:
+        per = clock.groupby("example")[["true_label", "given_label"]].first()
+        assert sorted(gallery["index"].tolist()) == sorted(per.index.tolist())
+        assert (per.loc[gallery["index"], "true_label"].to_numpy() == gallery["label"]).all()
+        assert (per.loc[gallery["index"], "given_label"].to_numpy() == gallery["given"]).all()
+
+
+@pytest.mark.slow  # runs the stage
+def test_e5_checkpoints_reload_and_predict_the_teaser(mnist_out):
+    """_checkpoints + _teaser: each checkpoint, rebuilt from its own JSON run_spec and loaded strictly,
+    predicts on the teaser's digits exactly the teaser's pred_real / pred_random column; the random-label
+    model was taught labels that differ from the true ones."""
+    from training.config import RunSpec, parse
+    from training.engine import predict
+    from training.models import build
+
+    teaser = pd.read_csv(mnist_out / "teaser.csv")
+    with np.load(mnist_out / "teaser_gallery.npz") as g:
+        images, index, label = g["images"], g["index"], g["label"]
+    assert list(index) == teaser["example"].tolist() and list(label) == teaser["true_label"].tolist()
+    x = torch.from_numpy(images).float().div(255).unsqueeze(1)           # the data set's own scaling: raw / 255
+    train = teaser[teaser.split == "train"]
+    assert (teaser.loc[teaser.split == "val", "random_label"] == -1).all()
+    assert (train["random_label"] != train["true_label"]).any()
+    for name, column in (("model_real", "pred_real"), ("model_random", "pred_random")):
+        about = json.loads((mnist_out / f"{name}.json").read_text())
+        spec = parse(RunSpec, about["run_spec"], name)
+        model = build([spec.model], about["in_shape"], about["n_classes"], torch.zeros(1), torch.ones(1),
+                      [spec.seed])
+        model.load_state_dict(load_file(str(mnist_out / f"{name}.safetensors")))
+        pred = predict(model, x, 1)[0].argmax(-1)
+        assert pred.tolist() == teaser[column].tolist(), name
+
+
+@pytest.mark.slow  # runs the stage
 def test_e5_searches_csr_points_from_every_class(monkeypatch, tmp_path):
     """The validation split on disk is sorted by class; the CSR points must still span the classes
     (they used to be the split's first csr_points images: one or two classes at the paper's sizes)."""
@@ -83,7 +145,7 @@ def test_e5_searches_csr_points_from_every_class(monkeypatch, tmp_path):
 
     monkeypatch.setattr(E5, "critical_sample_ratio", spy)
     _, val = D.load("mnist10k")
-    run_stage(E5, tmp_path, "mnist10k", **{"e5.mnist10k": {"n_val": len(val), "csr_points": 50, "noise": [1.0],
+    run_stage(E5, tmp_path, "mnist", **{"e5.mnist": {"n_val": len(val), "csr_points": 50, "noise": [1.0],
                                                            "seeds": [0], "clock_examples": 0, "checkpoints": False}})
     x = seen["x"]
     # match the searched points back to the validation split to read their labels
@@ -100,13 +162,12 @@ def test_e5_teaser_moves_images_to_the_model_and_results_back(monkeypatch):
     from training.config import ModelConfig, RunSpec, TrainConfig
     from training.engine import fit, make_train_set
 
-    cfg = E5.Config(**{k: v for k, v in smoke_section("e5", "mnist10k").items() if k != "run"})
+    cfg = smoke_config("e5", "mnist", E5.Config, seeds=(0,))
     train, val = D.mnist10k()
     train, val = D.stratified_subset(train, 60, 0), D.stratified_subset(val, 20, 0)
     spec = RunSpec(seed=0, model=ModelConfig(width=16), train=TrainConfig(epochs=1, batch_size=20))
     corrs = [D.Corruption("none", 0.0, 0), D.Corruption("randY", 1.0, 0)]
     hist = fit([spec, spec], make_train_set(train, corrs), val)
-    labels = [{"kind": "none", "p": 0.0}, {"kind": "randY", "p": 1.0}]
 
     on_model_device, to_cpu, numpy_devices, moved_to = [], [], [], []
     real_predict, real_cpu, real_numpy, real_to = E5.predict, torch.Tensor.cpu, torch.Tensor.numpy, torch.Tensor.to
@@ -133,7 +194,7 @@ def test_e5_teaser_moves_images_to_the_model_and_results_back(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "cpu", cpu)
     monkeypatch.setattr(torch.Tensor, "numpy", numpy)
     monkeypatch.setattr(torch.Tensor, "to", to)
-    E5._teaser(cfg, [spec, spec], labels, [(hist, [0, 1])], corrs, train, val, n=4)
+    E5._teaser(cfg, [spec, spec], [(hist, [0, 1])], corrs, train, val, n=4)
     monkeypatch.setattr(torch.Tensor, "to", real_to)
     assert on_model_device == [True, True]
     # the teaser's 8 digits are sent to the model's own device (on a GPU: CUDA) for each model

@@ -3,6 +3,7 @@ smoke profile into tmp_path, and the tables, metrics and manifest it writes are 
 sense. Bad settings must stop the stage before training with a message naming the key."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pandas as pd
 import pytest
 
 from training import data as D
-from stagekit import run_stage, smoke_section
+from stagekit import check_headline, check_settings, run_stage, smoke_config, smoke_section
+from training.stages.common import SETTINGS
 from training.stages import e6_regularizers as E6
 
 CURVE_SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true",
@@ -37,9 +39,10 @@ def check_scores(curves: pd.DataFrame):
 
 
 def test_each_family_sets_its_own_knob():
-    base = E6.Config()
+    base = smoke_config("e6", "dropout", E6.Config)
     for family, (part, name) in E6.KNOBS.items():
-        cfg = E6.Config(family=family, strengths=(0.0, 0.25), dropouts=(0.0,) if family == "dropout" else (0.0, 0.1))
+        cfg = dataclasses.replace(base, family=family, strengths=(0.0, 0.25),
+                                  dropouts=(0.0,) if family == "dropout" else (0.0, 0.1))
         spec = E6.spec_for(cfg, seed=3, strength=0.25, dropout=0.0 if family == "dropout" else 0.1)
         assert getattr(getattr(spec, part), name) == 0.25 and spec.seed == 3
         if family != "dropout":
@@ -49,13 +52,15 @@ def test_each_family_sets_its_own_knob():
 
 def test_frontier_picks_the_best_clean_accuracy_below_each_x():
     rows = []
+    same = {"dataset": "mnist10k", "arch": "mlp", "width": 16, "depth": 2, "n_train": 60, "regularizer": "dropout",
+            "augment": "none", "dropout": 0.0}
     for strength, rand, val in ((0.0, 0.95, 0.80), (0.3, 0.60, 0.85), (0.6, 0.20, 0.70)):
         for seed in (0, 1):
-            rows.append({"run": len(rows), "seed": seed, "family": "dropout", "strength": strength, "dropout": 0.0,
-                         "labels": "random", "final_train_acc": rand + 0.01 * seed, "best_val_acc": 0.1})
-            rows.append({"run": len(rows), "seed": seed, "family": "dropout", "strength": strength, "dropout": 0.0,
-                         "labels": "real", "final_train_acc": 1.0, "best_val_acc": val})
-    frontier = E6._frontier(pd.DataFrame(rows), 0.1).set_index("x")
+            rows.append({"run": len(rows), **same, "seed": seed, "strength": strength, "kind": "randY", "p": 1.0,
+                         "final_train_acc": rand + 0.01 * seed, "best_val_acc": 0.1})
+            rows.append({"run": len(rows), **same, "seed": seed, "strength": strength, "kind": "none", "p": 0.0,
+                         "final_train_acc": 1.0, "best_val_acc": val})
+    frontier = E6._frontier(E6.settings(pd.DataFrame(rows)), 0.1).set_index("x")
     assert frontier.index.min() == pytest.approx(0.3)           # nothing holds random labels below 0.205
     assert frontier.loc[0.3, "strength"] == 0.6 and frontier.loc[0.3, "best_val_acc"] == pytest.approx(0.70)
     assert frontier.loc[0.7, "strength"] == 0.3 and frontier.loc[0.7, "best_val_acc"] == pytest.approx(0.85)
@@ -72,6 +77,7 @@ def needs_cifar() -> None:
 
 
 @pytest.mark.parametrize("item", ["dropout", "weight_decay", "adversarial", "cifar_dropout", "cifar_adversarial"])
+@pytest.mark.slow  # runs the stage
 def test_e6_smoke_writes_tidy_tables(tmp_path, item):
     if item.startswith("cifar"):
         needs_cifar()
@@ -79,8 +85,8 @@ def test_e6_smoke_writes_tidy_tables(tmp_path, item):
     section = smoke_section("e6", item)
     tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary", "settings", "frontier")}
     curves, summary, frontier = tables["curves"], tables["summary"], tables["frontier"]
-    settings = ["seed", "family", "strength", "dropout", "labels"]
-    assert list(curves.columns[:7]) == ["run", *settings, "epoch"]
+    check_settings(curves, ("dropout", "epoch"))
+    check_settings(summary, ("dropout",))
     assert set(CURVE_SCORES) <= set(curves.columns)
     check_scores(curves)
 
@@ -88,31 +94,32 @@ def test_e6_smoke_writes_tidy_tables(tmp_path, item):
     n_dropouts = len(section.get("dropouts", [0.0]))
     n_runs = len(section["strengths"]) * n_dropouts * 2 * len(section["seeds"])
     assert curves["run"].nunique() == n_runs and len(curves) == n_runs * (epochs + 1)
-    assert set(curves["family"]) == {section["family"]} and set(curves["labels"]) == {"real", "random"}
+    family = E6.Config.from_item(item)["family"]
+    assert set(curves["regularizer"]) == {family} and set(zip(curves["kind"], curves["p"])) == {("none", 0), ("randY", 1)}
     assert sorted(curves["strength"].unique()) == sorted(section["strengths"])
     assert set(curves["seed"]) == set(section["seeds"])
     # random labels: every example is relabelled; real labels: none is
-    assert curves.loc[curves["labels"] == "real", "train_acc_corrupted"].isna().all()
-    assert curves.loc[curves["labels"] == "random", "train_acc_clean"].isna().all()
+    assert curves.loc[curves["p"] == 0, "train_acc_corrupted"].isna().all()
+    assert curves.loc[curves["p"] == 1, "train_acc_clean"].isna().all()
     # the strength reaches the runs: same seed and labels, different strength -> different training
-    last = curves[curves["epoch"] == epochs].set_index(["seed", "labels", "dropout", "strength"])["train_loss"]
+    last = curves[curves["epoch"] == epochs].set_index(["seed", "p", "dropout", "strength"])["train_loss"]
     lo, hi = min(section["strengths"]), max(section["strengths"])
     assert not np.allclose(last.xs(lo, level="strength").sort_index(), last.xs(hi, level="strength").sort_index())
 
     assert len(summary) == n_runs and summary["run"].is_unique
-    assert set(settings) | {"final_train_acc", "best_val_acc", "fit_epoch"} <= set(summary.columns)
+    assert {"final_train_acc", "best_val_acc", "fit_epoch"} <= set(summary.columns)
     assert summary["final_train_acc"].between(0, 1).all() and summary["best_val_acc"].between(0, 1).all()
     assert (summary["final_epoch"] == epochs).all()
 
     # the per-setting table: seed means of the summary, one row per (strength, dropout), with its data set
     per = tables["settings"]
-    adversarial = section["family"] == "adversarial"
-    assert list(per.columns[:8]) == ["family", "dataset", "strength", "dropout", "random_train_acc", "real_train_acc",
-                                     "best_val_acc", "seeds"]
+    adversarial = family == "adversarial"
+    assert list(per.columns[:13]) == [c for c in SETTINGS if c not in ("kind", "p", "seed")] + [
+        "dropout", "random_train_acc", "real_train_acc", "best_val_acc", "seeds"]
     assert len(per) == len(section["strengths"]) * n_dropouts and set(per["dataset"]) == {section["dataset"]}
     for _, row in per.iterrows():
         runs = summary[(summary["strength"] == row["strength"]) & (summary["dropout"] == row["dropout"])]
-        rand, real = runs[runs["labels"] == "random"], runs[runs["labels"] == "real"]
+        rand, real = runs[runs["p"] == 1], runs[runs["p"] == 0]
         assert row["random_train_acc"] == pytest.approx(rand["final_train_acc"].mean(), abs=1e-5)
         assert row["best_val_acc"] == pytest.approx(real["best_val_acc"].mean(), abs=1e-5)
         assert row["seeds"] == len(section["seeds"])
@@ -123,26 +130,29 @@ def test_e6_smoke_writes_tidy_tables(tmp_path, item):
         assert curves.loc[curves["epoch"] == 0, "adv_flipped"].isna().all()
         assert per["random_adv_flipped"].between(0, 1).all() and (per["random_adv_flipped"] > 0).any()
 
-    assert list(frontier.columns) == ["family", "x", "best_val_acc", "strength", "dropout", "random_train_acc", "seeds"]
+    assert list(frontier.columns) == ["dataset", "regularizer", "x", "best_val_acc", "strength", "dropout",
+                                      "random_train_acc", "seeds"]
     assert len(frontier) and frontier["best_val_acc"].is_monotonic_increasing
     assert (frontier["random_train_acc"] <= frontier["x"] + 1e-9).all()
 
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["family"] == section["family"] and len(metrics["settings"]) == len(section["strengths"]) * n_dropouts
-    for s in metrics["settings"].values():
-        assert 0 <= s["random_train_acc"] <= 1 and 0 <= s["best_val_acc"] <= 1
+    check_headline(metrics)
+    weakest = per.loc[per["strength"].idxmin()]
+    assert metrics["randY"] == pytest.approx(weakest["random_train_acc"], abs=1e-4)
+    assert metrics["real"] == pytest.approx(weakest["best_val_acc"], abs=1e-4)
     manifest = check_manifest(out, f"e6.{item}", tables)
-    assert manifest["config"]["family"] == section["family"] and manifest["config"]["dataset"] == section["dataset"]
+    assert manifest["config"]["family"] == family and manifest["config"]["dataset"] == section["dataset"]
 
 
 @pytest.mark.parametrize("profile", ["cpu", "paper"])
 def test_e6_grids_follow_the_paper_and_pair_adversarial_with_dropout(profile):
     """The paper's grids (Figs. 10, 11): adversarial weight 0.2-0.7 with dropout 0.03-0.5, dropout 0-0.9; every
     adversarial item's dropout rates are run by a dropout item on the same data (claim E6b compares them)."""
-    from training.config import load_params, parse, stage_section
+    from training.config import load_params, stage_section
+    from training.stages.common import stage_config
 
-    _, section = stage_section({**load_params(), "profile": profile}, "e6")
-    cfgs = {item: parse(E6.Config, v, f"e6.{item}") for item, v in section.items()}
+    params = {**load_params(), "profile": profile}
+    cfgs = {item: stage_config(params, "e6", item, E6.Config)[1] for item in stage_section(params, "e6")[1]}
     drops = {c.dataset: set(c.strengths) for c in cfgs.values() if c.family == "dropout"}
     advs = [c for c in cfgs.values() if c.family == "adversarial"]
     assert {c.dataset for c in advs} == {"mnist10k", "cifar10"}, "adversarial + dropout on MNIST and on CIFAR-10"
@@ -158,6 +168,7 @@ def test_e6_grids_follow_the_paper_and_pair_adversarial_with_dropout(profile):
         assert (t.optimizer, t.lr, t.momentum, t.lr_step, t.lr_gamma) == ("sgd", 0.01, 0.9, 15, 0.5)
 
 
+@pytest.mark.slow  # runs the stage
 def test_e6_same_seed_same_tables(tmp_path):
     a = run_stage(E6, tmp_path / "a", "dropout")
     b = run_stage(E6, tmp_path / "b", "dropout")
@@ -171,7 +182,7 @@ def test_e6_same_seed_same_tables(tmp_path):
     ("adversarial", {"strengths": [0.0, 2.0]}, ["strengths[1] = 2.0", "train.adv_weight", "0.0 ≤ value ≤ 1.0"]),
     ("input_noise", {"strengths": [-1.0]}, ["e6.input_noise.strengths[0] = -1.0"]),
     ("dropout", {"dropouts": [0.0, 0.5]}, ["dropouts must be [0.0] for family 'dropout'"]),
-    ("dropout", {"family": "mixup"}, ["e6.dropout.family = 'mixup'", "'adversarial'"]),
+    ("dropout", {"family": "mixup"}, ["e6.dropout.family restates the item's name"]),
     ("weight_decay", {"strenghts": [0.1]}, ["unknown key 'e6.weight_decay.strenghts'"]),
 ])
 def test_e6_bad_settings_stop_before_training(tmp_path, item, change, names):
@@ -180,3 +191,12 @@ def test_e6_bad_settings_stop_before_training(tmp_path, item, change, names):
     for part in names:
         assert part in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_items_name_gives_its_regularizer():
+    """e6 items are named by the family they sweep (cifar_<family> on CIFAR-10), so params never restates it."""
+    assert E6.Config.from_item("input_dropout") == {"family": "input_dropout"}
+    assert E6.Config.from_item("cifar_dropout") == {"family": "dropout"}
+    assert E6.Config.from_item("cifar_input_dropout") == {"family": "input_dropout"}   # the longest name wins
+    with pytest.raises(E6.ConfigError, match="names no regularizer"):
+        E6.Config.from_item("mixup")

@@ -1,21 +1,19 @@
 """What a live run looks like: one small chart per arm (accuracy per epoch on the clean and the
-corrupted training digits and on new digits, over the pipeline's band), the numbers of the
-summary, and the one sentence that says what the visitor just saw — written from the measured
-numbers, so it stays true whatever the run did.
+corrupted training digits and on new digits, over the pipeline's band), the summary numbers, and
+the chart that overlays the session's last runs (explainer/lab/compare.py).
 
-The chart is a plain Vega-Lite spec, not an Altair chart: it is redrawn after every epoch, and
+The charts are plain Vega-Lite specs, not Altair charts: they are redrawn after every epoch, and
 building plus validating the Altair equivalent costs ~0.4 s per chart on a busy 2-core machine,
-more than the epoch itself. Colours come from the app's palette.
+more than the epoch itself. Colours come from the app's colour-blind-safe palette.
 """
 from __future__ import annotations
 
-from . import palette as P
-from .live_band import Band
-from .live_knobs import Arm
-from .ui import pct
+from .. import palette as P
+from ..ui import pct
+from .band import METRICS, Band
+from .knobs import Arm
 
 HEIGHT = 260  # the whole panel in pixels: Streamlit fits title, axes and plot into it
-METRICS = ("train_acc_clean", "train_acc_corrupted", "val_acc")
 
 
 def metric_names(arm: Arm) -> dict[str, str]:
@@ -70,15 +68,20 @@ def curve_points(rows: list[dict], arm: Arm) -> list[dict]:
             if names[c] in keep and _finite(r.get(c))]
 
 
+def _axes(epochs: int) -> tuple[dict, dict]:
+    x = {"field": "epoch", "type": "quantitative", "title": "epoch", "scale": {"domain": [0, epochs], "nice": False},
+         "axis": {"tickMinStep": 1, "format": "d"}}
+    y = {"field": "acc", "type": "quantitative", "title": "accuracy", "axis": {"format": "%"},
+         "scale": {"domain": [0, 1]}}
+    return x, y
+
+
 def panel(arm: Arm, rows: list[dict], band: Band | None, epochs: int) -> dict:
     """One arm's accuracy per epoch, its markers, and the pipeline's band behind it (Vega-Lite)."""
     shown = shown_names(arm)
     color = {"field": "metric", "type": "nominal", "legend": None,  # one shared key above the panels
              "scale": {"domain": shown, "range": [COLORS[n] for n in shown]}}
-    x = {"field": "epoch", "type": "quantitative", "title": "epoch", "scale": {"domain": [0, epochs], "nice": False},
-         "axis": {"tickMinStep": 1, "format": "d"}}
-    y = {"field": "acc", "type": "quantitative", "title": "accuracy", "axis": {"format": "%"},
-         "scale": {"domain": [0, 1]}}
+    x, y = _axes(epochs)
     layers = []
     if band is not None and not band.frame.empty:
         names = metric_names(arm)
@@ -114,63 +117,10 @@ def panel(arm: Arm, rows: list[dict], band: Band | None, epochs: int) -> dict:
     return {"height": HEIGHT, "title": {"text": arm.label, "anchor": "start", "fontSize": 13}, "layer": layers}
 
 
-# ---------------------------------------------------------------------------------------------
-# What the visitor just saw, in one sentence built from the numbers
-
-
-def _fit_phrase(s: dict) -> str:
-    if s["fit_epoch"] is not None:
-        return f"fitted every training digit by epoch {s['fit_epoch']}"
-    return f"reached {pct(s['train'], 1)} on the training digits by epoch {s['epochs']}"
-
-
-def sentence(preset: str, arms: tuple[Arm, ...], st_: list[dict]) -> str:
-    """One sentence on what the run showed, per preset (and a generic one for the Lab)."""
-    if not st_ or not all(st_):
-        return ""
-    if preset == "twin":
-        real, rand = st_
-        return (f"Same network, same start, same digits: with real labels it {_fit_phrase(real)} and gets "
-                f"**{pct(real['val'])}** of new digits right; with random labels it {_fit_phrase(rand)} too, yet gets "
-                f"**{pct(rand['val'])}** of new digits right — chance is 10 %. Fitting the training set is not learning.")
-    if preset == "capacity":
-        narrow, wide = st_
-        verdict = ("by the end the small network is the better one on new digits" if narrow["val"] >= wide["val"]
-                   else "here the extra units still pay off on new digits at the end")
-        return (f"The wide network agrees with **{pct(wide['corrupted'])}** of the shuffled labels by epoch "
-                f"{wide['epochs']}, the narrow one with **{pct(narrow['corrupted'])}**: more units, more room to cram. "
-                f"On new digits the wide one peaked at {pct(wide['best_val'], 1)} (epoch {wide['best_epoch']}) and "
-                f"ended at {pct(wide['val'], 1)}, the narrow one ended at {pct(narrow['val'], 1)}: {verdict}.")
-    if preset in ("regularization", "augmentation"):
-        base, *others = st_
-        parts = ", ".join(f"{a.label} **{pct(s['train'])}**" for a, s in zip(arms[1:], others))
-        best_arm, best = min(zip(arms[1:], others), key=lambda t: t[1]["train"])
-        slowed = best["train"] < base["train"] - 0.05
-        tail = (f"{best_arm.label} held the cramming back the most." if slowed else
-                "none of them held the cramming back by much in this run.")
-        return (f"By epoch {base['epochs']} the network fits **{pct(base['train'])}** of the random labels with "
-                f"{arms[0].label}; {parts}. {tail[0].upper() + tail[1:]}")
-    if preset == "early-stopping" or (len(st_) == 1 and arms[0].knobs.kind != "none"):
-        s = st_[-1]
-        fell = s["val"] < s["best_val"] - 0.01
-        shuffled = "shuffled labels" if arms[-1].knobs.kind == "randY" else "noise images"
-        if fell:
-            return (f"Validation accuracy peaked at **{pct(s['best_val'], 1)} in epoch {s['best_epoch']}**, when the "
-                    f"network agreed with only {pct(s['corrupted_at_best'])} of the {shuffled}; by epoch {s['epochs']} "
-                    f"it agreed with {pct(s['corrupted'])} of them and validation fell to **{pct(s['val'], 1)}**. "
-                    f"Stopping at epoch {s['best_epoch']} keeps the patterns and skips the cramming.")
-        return (f"Validation accuracy reached {pct(s['best_val'], 1)} (epoch {s['best_epoch']}) and has not fallen "
-                f"yet: by epoch {s['epochs']} the network agrees with {pct(s['corrupted'])} of the {shuffled}. "
-                "Train longer, or with more capacity, to see the cramming begin.")
-    s = st_[-1]
-    return (f"On clean labels the network {_fit_phrase(s)} and gets **{pct(s['val'], 1)}** of new digits right "
-            f"(best {pct(s['best_val'], 1)} in epoch {s['best_epoch']}).")
-
-
-def summary_lines(arms: tuple[Arm, ...], st_: list[dict]) -> str:
+def summary_lines(arms: tuple[Arm, ...], numbers: list[dict]) -> str:
     """One markdown bullet per arm with its headline numbers."""
     out = []
-    for arm, s in zip(arms, st_):
+    for arm, s in zip(arms, numbers):
         if not s:
             out.append(f"- **{arm.label}**: not started")
             continue
@@ -180,3 +130,48 @@ def summary_lines(arms: tuple[Arm, ...], st_: list[dict]) -> str:
         out.append(f"- **{arm.label}**: {fit}{noisy} · best validation **{pct(s['best_val'], 1)}** at epoch "
                    f"{s['best_epoch']} · final {pct(s['val'], 1)}")
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# The session's last runs in one chart: each run has its own hue, dash and marker shape, so runs stay
+# apart without colour too (and in print)
+
+RUN_COLORS = (P.BLUE, P.ORANGE, P.TEAL, P.MAGENTA, P.CYAN)
+RUN_COLOR_NAMES = ("blue", "orange", "teal", "magenta", "cyan")
+RUN_DASHES, RUN_SHAPES = P.DASHES[:5], P.SHAPES[:5]
+RUN_DASH_NAMES = ("solid", "dashed", "dotted", "dash-dot", "short dashes")  # in words, for the list of runs
+RUN_SHAPE_NAMES = ("●", "■", "▲", "✚", "▼")
+CURVES = {"val_acc": "validation · new digits", "train_acc": "training · labels as given",
+          "train_acc_corrupted": "training · corrupted digits"}
+
+
+def run_name(run: dict) -> str:
+    """A run's name in the comparison: its number in this session and its short label."""
+    return (f"#{run['id']} {run['label']}" + (f" · {run['differs']}" if run.get("differs") else "")
+            + (" (pinned)" if run.get("pinned") else ""))
+
+
+def overlay(runs: list[dict], metric: str) -> dict:
+    """Every run's `metric` per epoch in one chart (Vega-Lite); runs[i] gets style i."""
+    names = [run_name(r) for r in runs]
+    values = [{"epoch": row["epoch"], "acc": row[metric], "run": name} for r, name in zip(runs, names)
+              for row in r["rows"] if _finite(row.get(metric))]
+    epochs = max([int(row["epoch"]) for r in runs for row in r["rows"]] or [1])
+    x, y = _axes(epochs)
+    n = len(names)
+    legend = {"orient": "bottom", "direction": "vertical", "title": None, "labelLimit": 360, "symbolStrokeWidth": 2.4}
+    color = {"field": "run", "type": "nominal", "scale": {"domain": names, "range": list(RUN_COLORS[:n])},
+             "legend": legend}
+    dash = {"field": "run", "type": "nominal", "scale": {"domain": names, "range": list(RUN_DASHES[:n])},
+            "legend": legend}
+    shape = {"field": "run", "type": "nominal", "scale": {"domain": names, "range": list(RUN_SHAPES[:n])},
+             "legend": legend}
+    tooltip = [{"field": "run"}, {"field": "epoch"}, {"field": "acc", "format": ".1%", "title": CURVES[metric]}]
+    data = {"values": values}  # in each layer: Streamlit would move a top-level data set out of the spec
+    # the height is the plot's: the legend of up to five runs goes below it instead of squeezing it
+    return {"height": HEIGHT - 60, "autosize": {"type": "fit-x", "contains": "padding"},
+            "title": {"text": CURVES[metric], "anchor": "start", "fontSize": 13},
+            "layer": [{"data": data, "mark": {"type": "line", "strokeWidth": 2.4},
+                       "encoding": {"x": x, "y": y, "color": color, "strokeDash": dash}},
+                      {"data": data, "mark": {"type": "point", "filled": True, "size": 40, "opacity": 0.9},
+                       "encoding": {"x": x, "y": y, "color": color, "shape": shape, "tooltip": tooltip}}]}

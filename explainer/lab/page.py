@@ -1,71 +1,33 @@
-"""The live retrain widget: a visitor trains small networks on CPU, with the pipeline's own engine,
+"""The live retrain panel: a visitor trains small networks on CPU, with the pipeline's own engine,
 and watches memorization happen epoch by epoch.
 
-A story page adds it with one line, `live.retrain_panel("twin", key="exp")`; the Lab page calls
-`live_lab.lab_panel()`. The panel is a fragment, so a click on Train reruns only the panel, and the
-run trains in that script thread, one run per server at a time (`Trainer.slot`, which waits
-visibly and always releases). After every epoch the chart is redrawn and the run checks whether
-the visitor clicked again (Stop) or left: either ends it within one epoch. A click elsewhere on the
-page reruns the whole script, which interrupts the run at its next redraw; the partial result stays.
-On a live server torch is imported in a background thread shortly after a page with a panel first
-renders (not while it renders), never by the render itself.
+A story page adds it with one line, `lab.retrain_panel("twin", key="exp")`; the Lab page
+(chapters/12_lab.py) calls `run_panel` with the visitor's knobs. The panel is a fragment, so a click
+on Train reruns only the panel, and the run trains in that script thread, one run per server at a
+time (`Trainer.slot`, which waits visibly and always releases). After every epoch the chart is
+redrawn and the run checks whether the visitor clicked again (Stop) or left: either ends it within
+one epoch. A click elsewhere on the page reruns the whole script, which interrupts the run at its
+next redraw; the partial result stays. Below the result, the session's last runs are compared
+(compare.py). On a live server torch is imported in a background thread shortly after a page with
+a panel first renders (not while it renders), never by the render itself.
 """
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 import traceback
-from typing import Callable
 
 import streamlit as st
 
-from . import artifacts as A, live_chart as LC
-from .live_band import nearest
-from .live_knobs import PRESETS, Arm, describe, lab_link
-from .live_trainer import BUDGET_S, LiveResult, Trainer
-from .prefetch import serving
+from .. import artifacts as A
+from . import chart as LC, compare
+from .band import nearest
+from .knobs import describe, lab_config, lab_link
+from .presets import PRESETS, Preset
+from .runtime import panel_trainer, stop_check, trainer
+from .trainer import LiveResult, Trainer
 
 REDRAW_S = 0.2   # seconds between chart redraws at least: every epoch, unless epochs come faster (5 Hz)
-WARM_DELAY_S = 2.0  # the warm-up waits this long after a panel first renders (a Train click starts it at once)
-
-
-@st.cache_resource(show_spinner=False)
-def trainer() -> Trainer:
-    """The one trainer of this server process (its warm-up is started by `panel_trainer`)."""
-    return Trainer()
-
-
-def panel_trainer() -> Trainer:
-    """The trainer, for a panel being drawn: in a visitor's run on a live server its warm-up starts in
-    the background a moment after the first panel renders; in bare runs, AppTest and the prefetch's
-    background runs (no visitor) torch is first imported by a Train click."""
-    t = trainer()
-    if serving():
-        t.warm(delay=WARM_DELAY_S)
-    return t
-
-
-def _should_stop() -> Callable[[], bool]:
-    """A check, run after every epoch, that turns True when this visitor clicked again inside the
-    panel (Stop, or Train) or closed the page. The panel is a fragment, so a click in it queues a
-    rerun that Streamlit does not let interrupt the running one: we look for that queued request.
-    (A click elsewhere on the page reruns the whole script and interrupts the run by itself.)"""
-    checks = []
-    try:
-        from streamlit.runtime import Runtime
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-        ctx = get_script_run_ctx()
-        requests = getattr(ctx, "script_requests", None)
-        if requests is not None and hasattr(requests, "_state"):
-            checks.append(lambda: getattr(requests._state, "name", "CONTINUE") != "CONTINUE")
-        if ctx is not None and Runtime.exists():
-            runtime, session = Runtime.instance(), ctx.session_id
-            checks.append(lambda: not runtime.is_active_session(session))
-    except Exception:  # an internal API changed: the run then ends at its time budget
-        pass
-    return lambda: any(check() for check in checks)
 
 
 class _Cancelled(Exception):
@@ -76,48 +38,48 @@ def _flag_stop(key: str) -> None:
     st.session_state[f"{key}-stop-pressed"] = True
 
 
-def retrain_panel(preset: str, key: str) -> None:
+def retrain_panel(name: str, key: str) -> None:
     """A story page's "try it yourself": the preset's runs, a seed to vary, Train / Stop."""
-    p = PRESETS[preset]
+    preset = PRESETS[name]
     panel_trainer()
-    st.markdown(f"**{p.title}.** {p.blurb}")
+    st.markdown(f"**{preset.title}.** {preset.blurb}")
     seed = st.number_input("Seed (the same seed gives the same run)", min_value=0, max_value=9999, value=0, step=1,
                            key=f"{key}-seed")
-    seed = min(max(int(seed or 0), 0), 9999)
-    arms = tuple(Arm(a.label, dataclasses.replace(a.knobs, seed=seed)) for a in p.arms)
-    run_panel(arms, key, preset)
+    preset = preset.with_seed(min(max(int(seed or 0), 0), 9999))
+    run_panel(preset, key)
     st.caption("Open a run in the 🔬 Lab to change every knob: "
-               + " · ".join(f"[{a.label}]({lab_link(a.knobs)})" for a in arms))
+               + " · ".join(f"[{a.label}]({lab_link(a.knobs)})" for a in preset.arms))
 
 
 @st.fragment
-def run_panel(arms: tuple[Arm, ...], key: str, preset: str = "lab", preview: bool = False) -> None:
-    """Train button, progress, one chart per arm, summary. Shows the session's last result between runs.
-    A fragment: a click on Train reruns only this panel, not the page's other charts, so the first
-    chart update comes fast on a heavy story page."""
+def run_panel(preset: Preset, key: str, preview: bool = False) -> None:
+    """Train button, progress, one chart per arm, summary, and the session's runs compared. Shows the
+    session's last result between runs. With `preview` (the Lab), the band of the settings is drawn
+    before any run and the comparison is shown in place (a story page folds it away)."""
+    arms = preset.arms
     left, right, _ = st.columns([1, 1, 2])
     clicked = left.button("▶️ Train", key=f"{key}-train", type="primary")
     stop_slot = right.empty()
     last = None if clicked else st.session_state.get(f"{key}-result")
     if last and last["status"] == "running":  # the run was cut short by a click (Stop or another widget)
         last["status"] = "stop" if st.session_state.pop(f"{key}-stop-pressed", False) else "interrupted"
-    shown = last["arms"] if last else arms
+    shown = last["preset"].arms if last else arms
     status, progress, key_slot = st.empty(), st.empty(), st.empty()
     slots = [key_slot] + [c.empty() for c in st.columns(len(shown))]
     below = st.container()
     bands = [nearest(a.knobs) for a in arms]
     if clicked:
-        _train(arms, bands, key, preset, stop_slot, status, progress, slots, below)
+        _train(preset, bands, key, stop_slot, status, progress, slots, below)
     elif last:
-        same = last["arms"] == arms
-        _draw(last["arms"], last["rows"], last["bands"], slots)
-        _summarize(last, preset if same else "lab", below, stale=not same)
+        _draw(last["preset"].arms, last["rows"], last["bands"], slots)
+        _summarize(last, below, stale=last["preset"].arms != arms)
     elif preview and any(b is not None for b in bands):
         _draw(arms, {i: [] for i in range(len(arms))}, bands, slots)
         _band_notes(arms, bands, below)
     elif preview:
         below.info("🧩 No results from the pipeline are close enough to these settings to draw behind your run "
                    "(`dvc repro` produces them). Press **Train** to draw your own run anyway.")
+    compare.section(key, inline=preview)
 
 
 def _draw(arms, rows: dict, bands, slots, drawn: dict | None = None) -> None:
@@ -141,38 +103,44 @@ def _band_notes(arms, bands, box) -> None:
         if band is None:
             lines.append(f"- {who}no pipeline run is close to these settings, so there is no band.")
         else:
-            lines.append(f"- {who}{band.name}" + (f" — differs in {band.differences}" if band.differences else
+            lines.append(f"- {who}{band.name}" + (f" — differs: {band.differences}" if band.differences else
                                                   " — the same settings"))
     box.caption(f"Shaded: the range over seeds of the pipeline's nearest configuration (results: "
                 f"{A.selected().label}).\n" + "\n".join(lines))
 
 
-def _summarize(result: dict, preset: str, box, stale: bool = False) -> None:
-    arms, rows = result["arms"], result["rows"]
+HEADS = {"done": "✅ **Done.**",
+         "cached": "⚡ **Served from the cache**: this exact run (same settings, same seed) was trained on this "
+                   "server before, and the same seed gives the same result.",
+         "stop": "⏹️ **Stopped** (you pressed Stop).",
+         "interrupted": "⏸️ **Interrupted** (the page was used while training).",
+         "failed": "😵 **The run failed on the server.**",
+         "cancelled": "Cancelled while waiting for the trainer."}
+
+
+def _summarize(result: dict, box, stale: bool = False) -> None:
+    preset, rows = result["preset"], result["rows"]
+    arms = preset.arms
     numbers = [LC.stats(rows.get(i, [])) for i in range(len(arms))]
     state = result["status"]
     with box:
         if stale:
             st.caption("⬆️ Your last run; the settings have changed since. Press Train to run the new ones.")
-        head = {"done": "✅ **Done.**", "cached": "⚡ **Served from the cache**: this exact run (same settings, same "
-                "seed) was trained on this server before, and the same seed gives the same result.",
-                "stop": "⏹️ **Stopped** (you pressed Stop).", "interrupted": "⏸️ **Interrupted** (the page was used "
-                "while training).", "deadline": f"⏱️ **Stopped at the time budget** ({BUDGET_S:.0f} s per run on "
-                "this server).", "failed": "😵 **The run failed on the server.**",
-                "cancelled": "Cancelled while waiting for the trainer."}.get(state, "")
+        head = HEADS.get(state, "") if state != "deadline" else \
+            f"⏱️ **Stopped at the time budget** ({lab_config().budget_s:.0f} s per run on this server)."
         took = f" {result['seconds']:.1f} s of training" if result.get("seconds") else ""
         st.markdown(f"{head}{took}\n\n" + LC.summary_lines(arms, numbers))
         if state in ("done", "cached"):
-            text = LC.sentence(preset, arms, numbers)
+            text = preset.sentence(numbers)
             if text:
                 st.info(f"👀 **What you just saw:** {text}")
         _band_notes(arms, result["bands"], st)
         st.caption("Settings: " + " | ".join(f"{a.label}: {describe(a.knobs)}" for a in arms))
 
 
-def _train(arms, bands, key, preset, stop_slot, status, progress, slots, below) -> None:
-    t = trainer()
-    store = {"arms": arms, "bands": bands, "rows": {i: [] for i in range(len(arms))}, "status": "running",
+def _train(preset: Preset, bands, key, stop_slot, status, progress, slots, below) -> None:
+    t, arms = trainer(), preset.arms
+    store = {"preset": preset, "bands": bands, "rows": {i: [] for i in range(len(arms))}, "status": "running",
              "seconds": 0.0}
     st.session_state.pop(f"{key}-stop-pressed", None)
     hit = t.cached(arms)
@@ -196,20 +164,21 @@ def _train(arms, bands, key, preset, stop_slot, status, progress, slots, below) 
         stop_slot.empty()
     else:
         status.empty()
-    store["rows"] = {i: g.drop(columns="arm").to_dict("records") for i, g in hit.frame.groupby("arm")}
+    store["rows"] = {int(i): g.to_dict("records") for i, g in hit.frame.groupby("run")}
     store["status"] = "cached" if hit.cached else (hit.stopped or "done")
     store["seconds"] = hit.seconds
     st.session_state[f"{key}-result"] = store
+    compare.remember(st.session_state, arms, store["rows"], store["status"])
     progress.empty()
     _draw(arms, store["rows"], bands, slots)
-    _summarize(store, preset, below)
+    _summarize(store, below)
 
 
 def _run_locked(t: Trainer, arms, bands, store, key, status, progress, slots) -> LiveResult:
     """Wait for the trainer (showing that we wait), then train with a redraw after every epoch."""
     st.session_state[f"{key}-result"] = store  # kept up to date, so a Stop shows what was trained so far
 
-    stop = _should_stop()
+    stop = stop_check()
 
     def waiting(seconds: float) -> None:
         if stop():
@@ -224,8 +193,8 @@ def _run_locked(t: Trainer, arms, bands, store, key, status, progress, slots) ->
             return hit
         while not t.wait_warm(0.25):  # each status update is a point where Stop can interrupt
             status.info("🔥 Warming up the trainer (loading torch and the digits, once per server)…")
-        status.caption("🏋️ Training on this server's CPU" + (f" (waited {waited:.0f} s for the trainer)" if waited >= 1
-                                                               else ""))
+        status.caption("🏋️ Training on this server's CPU"
+                       + (f" (waited {waited:.0f} s for the trainer)" if waited >= 1 else ""))
         last_draw, drawn = [0.0], {}
 
         def on_epoch(r: dict) -> None:
