@@ -32,6 +32,7 @@ def capacity() -> None:
         ui.missing(err, "The capacity sweep")
         return
     top, widest = max(means.columns), int(means.index.max())
+    tol = A.manifest(folder).get("config", {}).get("saturation_tol", 0.0)  # the stage's own threshold
     st.markdown(
         f"Best validation accuracy of the widest network ({widest:,} units): "
         f"{ui.pct(means.at[widest, 0.0] if 0.0 in means.columns else float('nan'), 1)} on clean data, "
@@ -39,7 +40,7 @@ def capacity() -> None:
     )
     st.dataframe(pd.DataFrame({"noise level": [P.p_name(p) for p in means.columns],
                                f"best at {widest:,} units": [ui.pct(v, 1) for v in means.loc[widest]],
-                               "width within ½ point of its best": [f"{need[p]:,}" for p in means.columns]}),
+                               f"width within {tol * 100:g} points of its best": [f"{need[p]:,}" for p in means.columns]}),
                  hide_index=True, width="content")
     F.capacity(agg, kind, folder)
 

@@ -10,7 +10,7 @@ import streamlit as st
 from explainer import artifacts as A, charts as C, palette as P, questions as Q, tidy as T, ui
 from explainer import lab
 
-SUMMARY = dict(needs=["augment", "labels"], numeric=["seed", "strength", "final_train_acc", "best_val_acc"])
+SUMMARY = dict(needs=["augment", "kind"], numeric=["seed", "p", "strength", "final_train_acc", "best_val_acc"])
 
 
 def setting(augment: str, strength: float) -> str:
@@ -23,8 +23,8 @@ def outcomes(folder: str) -> dict:
     accuracy (generalized), mean ± sd over seeds."""
     s = A.table(folder, "summary", **SUMMARY)
     s = s.assign(setting=[setting(a, v) for a, v in zip(s["augment"], s["strength"])])
-    rnd = s[s["labels"] == "random"].assign(measure="random labels: training accuracy", acc=lambda d: d["final_train_acc"])
-    real = s[s["labels"] == "real"].assign(measure="real labels: best validation accuracy", acc=lambda d: d["best_val_acc"])
+    rnd = s[s["p"] == 1.0].assign(measure="random labels: training accuracy", acc=lambda d: d["final_train_acc"])
+    real = s[s["p"] == 0.0].assign(measure="real labels: best validation accuracy", acc=lambda d: d["best_val_acc"])
     agg = T.spread(pd.concat([rnd, real], ignore_index=True), ["setting", "measure"], "acc")
     order = ["none"] + sorted(set(agg["setting"]) - {"none"})
     return {"agg": agg, "order": order, "table": agg.pivot(index="setting", columns="measure", values="mean")}
@@ -32,8 +32,8 @@ def outcomes(folder: str) -> dict:
 
 @A.derived
 def random_label_curves(folder: str):
-    c = A.table(folder, "curves", needs=["augment", "labels"], numeric=["seed", "strength", "epoch", "train_acc"])
-    rand = c[c["labels"] == "random"].copy()
+    c = A.table(folder, "curves", needs=["augment", "kind"], numeric=["seed", "p", "strength", "epoch", "train_acc"])
+    rand = c[c["p"] == 1.0].copy()                                                   # every label random
     rand["family"] = rand["augment"].map(lambda a: P.AUG_NAME.get(a, a))
     rand["strength_rank"] = rand.groupby("augment")["strength"].rank(method="dense").map(
         lambda r: "weaker" if r == 1 else "stronger")

@@ -13,11 +13,13 @@ from . import artifacts as A, palette as P, tidy as T
 
 @A.derived
 def capacity_table(folder: str):
-    """Best validation accuracy per width and level; the narrowest width within half a point of each level's best."""
+    """Best validation accuracy per width and level (band over seeds), its means, and per level the
+    narrowest width the stage marks saturated (widths.csv: within e3's saturation_tol of that level's best)."""
     summary = A.table(folder, "summary", numeric=["seed", "width", "p", "best_val_acc"])
     agg = T.spread(summary.assign(level=summary["p"].map(P.p_name)), ["level", "p", "width"], "best_val_acc")
     means = agg.pivot(index="width", columns="p", values="mean")
-    need = {p: int(means.index[(means[p] >= means[p].max() - 0.005).to_numpy()].min()) for p in means.columns}
+    widths = A.table(folder, "widths", needs=["saturated"], numeric=["width", "p"])
+    need = widths[widths["saturated"].astype(str).str.lower() == "true"].groupby("p")["width"].min().astype(int).to_dict()
     return agg, means, need
 
 

@@ -189,7 +189,7 @@ def test_experiment_page_quotes_final_validation():
 def test_regularization_page_quotes_random_label_fit():
     needs("e6/dropout/summary.csv", "e6/dropout/curves.csv")
     c = pd.read_csv(ART / "e6/dropout/curves.csv")
-    rand = c[(c["labels"] == "random") & (c["epoch"] == c["epoch"].max())]
+    rand = c[(c["p"] == 1.0) & (c["epoch"] == c["epoch"].max())]                     # random labels
     weakest = rand["strength"].min()
     at = render(BY_FILE["05_regularization"])
     assert ui.pct(rand[rand["strength"] == weakest]["train_acc"].mean()) in text(at)
@@ -199,7 +199,7 @@ def test_augmentation_page_quotes_random_label_fit():
     needs("augment/mnist/summary.csv")
     s = pd.read_csv(ART / "augment/mnist/summary.csv")
     at = render(BY_FILE["06_data_augmentation"])
-    assert f"**{ui.pct(mean_of(s, 'final_train_acc', labels='random', augment='none'))}**" in text(at)
+    assert f"**{ui.pct(mean_of(s, 'final_train_acc', kind='randY', p=1.0, augment='none'))}**" in text(at)
 
 
 def test_match_page_quotes_clean_csr_and_draws_the_clock():

@@ -151,7 +151,8 @@ def fit_all(specs: Sequence[RunSpec], corruptions: Sequence[D.Corruption], train
     columns), epoch, then the History's measurements. Run i is called run_ids[i] (default i) in the
     table, and in the reports an `on_epoch` callback gets (each report's rows, and its `chunk`: the
     indices into `specs` of the batch's runs, in the model's order). Also returns each batch's History
-    with those indices. The pipeline's stages and the live lab both train through here."""
+    with those indices. Every pipeline stage trains through here; the live lab groups its runs with the
+    same `batches` and calls `fit` itself, so that a visitor's Stop also skips the batches not yet begun."""
     on_epoch = fit_kw.pop("on_epoch", None)
     named = named or [{} for _ in specs]
     ids = list(run_ids) if run_ids is not None else list(range(len(specs)))
