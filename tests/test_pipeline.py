@@ -116,3 +116,13 @@ def test_committed_artifacts_come_from_this_code_and_params():
     status = _dvc("status", "--json", cwd=ROOT, timeout=300)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout or "{}") == {}, f"dvc status is not clean: {status.stdout[:2000]}"
+
+
+def test_dvc_metrics_show_fits_a_terminal():
+    """Each stage writes at most six headline numbers from one short vocabulary, so `dvc metrics show`
+    prints one line per metrics file that fits a 200-column terminal."""
+    shown = _dvc("metrics", "show", cwd=ROOT, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1 + len(list((ROOT / "artifacts" / "metrics").glob("*.json")))  # a header, a row per file
+    assert max(map(len, lines)) <= 200, max(lines, key=len)
