@@ -89,7 +89,7 @@ st.subheader("🍎 For teachers: a 15-minute path")
 st.markdown(
     "Every chapter has its own address, so a class can be sent straight to one. Add `?embed=true` to show it "
     "without the app's toolbar, for a projector or an `<iframe>` in a course page, e.g. "
-    "`https://<your host>/experiment-time?embed=true`. Four pages ask a question before they show their key "
+    "`https://<your host>/experiment-time?embed=true` (fold the sidebar away with its « button). Four pages ask a question before they show their key "
     "chart; let the room vote, then press an answer: the page says whether the class guessed what our runs "
     "measured. Guesses stay in the browser tab; nothing is stored or sent anywhere."
 )
