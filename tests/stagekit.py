@@ -3,9 +3,11 @@ smoke settings of a stage, and running a stage's main() into a temporary folder.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from training.config import ROOT, load_params, stage_section
@@ -69,3 +71,32 @@ def check_headline(metrics: dict) -> None:
     numbers = {k: v for k, v in metrics.items() if k != "secs"}
     assert set(numbers) <= set(HEADLINE) and len(numbers) <= MAX_HEADLINE
     assert all(v is None or isinstance(v, (int, float)) for v in numbers.values())
+
+
+SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true", "val_loss", "val_acc"]
+
+
+def read_outputs(out: Path, names) -> tuple[dict, dict, dict]:
+    """A stage's tables (name -> DataFrame), manifest and metrics JSON from its output folder."""
+    tables = {name: pd.read_csv(out / f"{name}.csv") for name in names}
+    return tables, json.loads((out / "manifest.json").read_text()), json.loads((out / "metrics.json").read_text())
+
+
+def check_manifest(out: Path, stage: str, tables: dict) -> dict:
+    """The manifest of a smoke run: its stage, profile, device, one thread, its data sets and the columns
+    of every table it wrote."""
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stage"] == stage and manifest["profile"] == "smoke" and manifest["device"] == "cpu"
+    assert manifest["seconds"] >= 0 and manifest["threads"] == 1 and manifest["datasets"]
+    assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
+    return manifest
+
+
+def check_scores(curves: pd.DataFrame) -> None:
+    """A curves table's measurements: losses and the main accuracies always there, every score measured
+    somewhere, accuracies in [0, 1], losses ≥ 0."""
+    assert curves[["train_loss", "train_acc", "train_acc_true", "val_loss", "val_acc"]].notna().all().all()
+    for col in SCORES:
+        values = curves[col].dropna()
+        assert len(values), col
+        assert values.between(0, 1).all() if "acc" in col else (values >= 0).all(), col

@@ -3,48 +3,24 @@ profile into tmp_path, and the tables, metrics and manifest it writes are checke
 Bad settings must stop the stage before training with a message naming the key."""
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from stagekit import check_headline, check_settings, run_stage, smoke_section
+from stagekit import SCORES, check_headline, check_manifest, check_scores, check_settings, read_outputs, run_stage, smoke_section
 from training.stages import e3_capacity as E3
-
-SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true", "val_loss", "val_acc"]
-
-
-def read(out: Path):
-    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary", "widths")}
-    manifest = json.loads((out / "manifest.json").read_text())
-    metrics = json.loads((out / "metrics.json").read_text())
-    return tables, manifest, metrics
-
-
-def check_manifest(manifest: dict, stage: str, tables: dict):
-    assert manifest["stage"] == stage and manifest["profile"] == "smoke" and manifest["device"] == "cpu"
-    assert manifest["threads"] == 1 and manifest["seconds"] >= 0 and "mnist10k" in manifest["datasets"]
-    assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
-
-
-def check_scores(curves: pd.DataFrame):
-    for col in SCORES:
-        values = curves[col].dropna()
-        assert len(values), col
-        assert values.between(0, 1).all() if "acc" in col else (values >= 0).all(), col
-
 
 @pytest.mark.parametrize("item", ["randX", "randY"])
 @pytest.mark.slow  # runs the stage
 def test_e3_smoke_writes_a_run_per_width_noise_and_seed(tmp_path, item):
     cfg = smoke_section("e3", item)
     out = run_stage(E3, tmp_path, item)
-    tables, manifest, metrics = read(out)
+    tables, manifest, metrics = read_outputs(out, ("curves", "summary", "widths"))
     curves, summary = tables["curves"], tables["summary"]
-    check_manifest(manifest, f"e3.{item}", tables)
+    check_manifest(out, f"e3.{item}", tables)
+    assert "mnist10k" in manifest["datasets"]
     assert manifest["config"]["kind"] == item and manifest["datasets"]["mnist10k"]["n_train"] == cfg["n_train"]
 
     check_settings(curves, ("epoch",))

@@ -3,38 +3,12 @@ profile into tmp_path, and the tables, metrics and manifest it writes are checke
 Bad settings must stop the stage before training with a message naming the key."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from stagekit import check_headline, check_settings, run_stage, smoke_section
+from stagekit import check_headline, check_manifest, check_scores, check_settings, read_outputs, run_stage, smoke_section
 from training.stages import e4_convergence as E4
-
-SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true", "val_loss", "val_acc"]
-
-
-def read(out: Path):
-    tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary")}
-    manifest = json.loads((out / "manifest.json").read_text())
-    metrics = json.loads((out / "metrics.json").read_text())
-    return tables, manifest, metrics
-
-
-def check_manifest(manifest: dict, stage: str, tables: dict):
-    assert manifest["stage"] == stage and manifest["profile"] == "smoke" and manifest["device"] == "cpu"
-    assert manifest["threads"] == 1 and manifest["seconds"] >= 0 and "mnist10k" in manifest["datasets"]
-    assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
-
-
-def check_scores(curves: pd.DataFrame):
-    for col in SCORES:
-        values = curves[col].dropna()
-        assert len(values), col
-        assert values.between(0, 1).all() if "acc" in col else (values >= 0).all(), col
-
 
 def test_fit_watch_stops_a_batch_only_when_every_run_fits():
     watch = E4.FitWatch(1.0)
@@ -53,9 +27,10 @@ def test_fit_watch_stops_a_batch_only_when_every_run_fits():
 def test_e4_smoke_times_and_normalises(tmp_path, item, column):
     cfg = smoke_section("e4", item)
     out = run_stage(E4, tmp_path, item)
-    tables, manifest, metrics = read(out)
+    tables, manifest, metrics = read_outputs(out, ("curves", "summary"))
     curves, summary = tables["curves"], tables["summary"]
-    check_manifest(manifest, f"e4.{item}", tables)
+    check_manifest(out, f"e4.{item}", tables)
+    assert "mnist10k" in manifest["datasets"]
     assert manifest["datasets"]["mnist10k"]["sizes"] == sorted(cfg["sizes"])
 
     check_settings(curves, ("epoch",))
@@ -99,7 +74,7 @@ def test_e4_smoke_times_and_normalises(tmp_path, item, column):
 @pytest.mark.slow  # runs the stage
 def test_e4_runs_that_never_fit_are_nan_and_flagged(tmp_path):
     out = run_stage(E4, tmp_path, "size", **{"e4.size": {"max_epochs": 1}})
-    (tables, _, metrics) = read(out)
+    (tables, _, metrics) = read_outputs(out, ("curves", "summary"))
     summary = tables["summary"]
     assert not summary.fitted.any() and summary.fit_epoch.isna().all() and summary.normalised.isna().all()
     assert (summary.epochs_run == 1).all()

@@ -5,38 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from training import data as D
-from stagekit import check_headline, check_settings, run_stage, smoke_config, smoke_section
+from stagekit import SCORES, check_headline, check_manifest, check_scores, check_settings, run_stage, smoke_config, smoke_section
 from training.stages.common import SETTINGS
 from training.stages import e6_regularizers as E6
-
-CURVE_SCORES = ["train_loss", "train_acc", "train_acc_clean", "train_acc_corrupted", "train_acc_true",
-                "val_loss", "val_acc"]
-
-
-def check_manifest(out: Path, stage: str, tables: dict[str, pd.DataFrame]):
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["stage"] == stage and manifest["profile"] == "smoke" and manifest["device"] == "cpu"
-    assert manifest["seconds"] >= 0 and manifest["threads"] == 1 and manifest["datasets"]
-    assert manifest["tables"] == {name: list(df.columns) for name, df in tables.items()}
-    return manifest
-
-
-def check_scores(curves: pd.DataFrame):
-    assert curves[["train_loss", "train_acc", "train_acc_true", "val_loss", "val_acc"]].notna().all().all()
-    for col in CURVE_SCORES:
-        values = curves[col].dropna()
-        if col.endswith("_acc") or "_acc_" in col:
-            assert values.between(0, 1).all(), col
-        else:
-            assert (values >= 0).all(), col
-
 
 def test_each_family_sets_its_own_knob():
     base = smoke_config("e6", "dropout", E6.Config)
@@ -87,7 +64,7 @@ def test_e6_smoke_writes_tidy_tables(tmp_path, item):
     curves, summary, frontier = tables["curves"], tables["summary"], tables["frontier"]
     check_settings(curves, ("dropout", "epoch"))
     check_settings(summary, ("dropout",))
-    assert set(CURVE_SCORES) <= set(curves.columns)
+    assert set(SCORES) <= set(curves.columns)
     check_scores(curves)
 
     epochs = section["run"]["train"]["epochs"]
