@@ -124,8 +124,61 @@ def test_missing_datasets_raise_a_clear_error(tmp_path):
     assert str(tmp_path / "MNIST" / "raw") in str(err.value)
     with pytest.raises(D.DatasetMissing, match="mnist10k.npz"):
         D.mnist10k(tmp_path / "mnist10k.npz")
-    with pytest.raises(ValueError, match="allowed: mnist10k, mnist, cifar10"):
+    with pytest.raises(ValueError, match="allowed: mnist10k, mnist, cifar10, cifar10s"):
         D.load("imagenet")
+    with pytest.raises(D.DatasetMissing, match="cifar10s.npz"):
+        D.cifar10_sample(tmp_path / "cifar10s.npz")
+
+
+def test_the_cifar10_sample_ships_stratified_and_never_stands_in_for_cifar10(tmp_path):
+    train, test = D.load("cifar10s")
+    assert (len(train), len(test)) == D.SIZES["cifar10s"][1:] == (500, 200)
+    for part, per_class in ((train, 50), (test, 20)):
+        assert part.x.shape[1:] == (3, 32, 32) and part.x.dtype == torch.float32 and part.y.dtype == torch.int64
+        assert 0.0 <= part.x.min() and part.x.max() <= 1.0 and part.x.std() > 0.1  # real photos, not blank
+        assert np.bincount(part.y.numpy(), minlength=10).tolist() == [per_class] * 10
+    assert (train.name, test.name, train.source) == ("cifar10s/train", "cifar10s/test", "data/cifar10s.npz")
+    with np.load(D.CIFAR10S) as d:  # every image names its file in the archive, whose folder is its class
+        for split, part in (("train", train), ("test", test)):
+            files = d[f"{split}_files"]
+            assert len(set(files)) == len(part)
+            assert all(f.split("/")[:2] == [split, D.CIFAR_CLASSES[c]] for f, c in zip(files, part.y.tolist()))
+    with pytest.raises(D.DatasetMissing, match="cifar10-jpeg"):  # the full set is asked for by its own name
+        D.load("cifar10", root=tmp_path)
+
+
+def test_the_cifar10_sample_rebuilds_byte_for_byte_from_an_archive(tmp_path):
+    """`python -m training.data sample` on an ImageFolder archive: here one holding exactly the sample's own
+    files (real JPEG bytes), so every file is drawn and the rebuilt npz must equal the shipped one."""
+    import io
+    import tarfile
+
+    with np.load(D.CIFAR10S) as d, tarfile.open(tmp_path / "cifar.tar.gz", "w:gz") as tar:
+        for split in ("train", "test"):
+            jpeg, ends = d[f"{split}_jpeg"].tobytes(), d[f"{split}_ends"].tolist()
+            for name, a, b in zip(d[f"{split}_files"], [0, *ends[:-1]], ends):
+                info = tarfile.TarInfo(str(name))
+                info.size = b - a
+                tar.addfile(info, io.BytesIO(jpeg[a:b]))
+    counts = D.sample_cifar10(tmp_path / "cifar.tar.gz", tmp_path / "again.npz")
+    assert counts == {"train": 500, "test": 200}
+    assert D.sha256(tmp_path / "again.npz") == D.sha256(D.CIFAR10S)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torchvision.io, once per file decoded here
+def test_the_cifar10_sample_decodes_to_the_full_sets_pixels():
+    """The sample keeps the archive's JPEG bytes, so its pixels are the full set's, image for image."""
+    from torchvision.io import ImageReadMode, decode_image
+
+    tree = D.RAW / "cifar10-jpeg"
+    if not (tree / "train").is_dir():
+        pytest.skip(f"full CIFAR-10 is not unpacked at {tree} (`python -m training.data get cifar10 --from "
+                    "cifar10-jpeg.tar.gz`, or online `python -m training.data get cifar10`)")
+    train, test = D.load("cifar10s")
+    with np.load(D.CIFAR10S) as d:
+        for split, part in (("train", train), ("test", test)):
+            for i, name in enumerate(d[f"{split}_files"]):
+                assert torch.equal(decode_image(str(tree / name), mode=ImageReadMode.RGB).float() / 255, part.x[i])
 
 
 def test_a_subset_as_large_as_its_split_is_shuffled_and_has_every_class(mnist):

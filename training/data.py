@@ -19,13 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 RAW = DATA / "raw"
 MNIST10K = DATA / "mnist10k.npz"
+CIFAR10S = DATA / "cifar10s.npz"  # the shipped CIFAR-10 sample (JPEG bytes); rebuilt by `python -m training.data sample`
 SPLIT_SEED = 20170612  # the one fixed split of the shipped sample (arXiv date of the paper)
 N_VAL = 2000           # validation digits held out of the 10k sample (stratified)
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-DATASETS = ("mnist10k", "mnist", "cifar10")
+DATASETS = ("mnist10k", "mnist", "cifar10", "cifar10s")
+SAMPLE_PER_CLASS = {"train": 50, "test": 20}  # the CIFAR-10 sample: 500 training and 200 test images
 # image shape, training and validation examples of each (the planner sizes runs from these)
 SIZES = {"mnist10k": ((1, 28, 28), 8000, 2000), "mnist": ((1, 28, 28), 60000, 10000),
-         "cifar10": ((3, 32, 32), 50000, 10000)}
+         "cifar10": ((3, 32, 32), 50000, 10000), "cifar10s": ((3, 32, 32), 500, 200)}
 
 
 class DatasetMissing(FileNotFoundError):
@@ -167,6 +169,64 @@ def cifar10(root: Path = RAW, download: bool = False) -> tuple[Images, Images]:
             Images(xte.float().div_(255), yte, "cifar10/test", source))
 
 
+def cifar10_sample(path: Path = CIFAR10S) -> tuple[Images, Images]:
+    """The shipped CIFAR-10 sample (500 train / 200 test, stratified): real images, far too few for the
+    paper's numbers; the smoke profile and the tests run the CIFAR-10 code path on it. Never a stand-in
+    for `cifar10`, which needs the full set in data/raw."""
+    if not Path(path).exists():
+        raise DatasetMissing(f"{path} is missing: it ships with the repository (data/cifar10s.npz); restore it with "
+                             "`git checkout -- data/cifar10s.npz` or rebuild it with `python -m training.data sample "
+                             "cifar10 --from cifar10-jpeg.tar.gz`")
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    source = str(Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path)
+    out = []
+    with np.load(path) as d:
+        for split in ("train", "test"):
+            jpeg, ends = torch.from_numpy(d[f"{split}_jpeg"]), d[f"{split}_ends"].tolist()
+            starts = [0, *ends[:-1]]
+            x = torch.stack(decode_jpeg([jpeg[a:b] for a, b in zip(starts, ends)], mode=ImageReadMode.RGB))
+            y = torch.from_numpy(d[f"{split}_labels"].astype(np.int64))
+            out.append(Images(x.float().div_(255), y, f"cifar10s/{split}", source))
+    return out[0], out[1]
+
+
+def sample_cifar10(archive: Path, dest: Path = CIFAR10S, seed: int = SPLIT_SEED) -> dict:
+    """Write the CIFAR-10 sample from an ImageFolder archive (cifar10-jpeg.tar.gz): SAMPLE_PER_CLASS files
+    of each class and split, drawn with `seed` from the sorted file names, kept as their original JPEG
+    bytes. The same archive and seed give the same file, byte for byte. Returns the counts."""
+    import io
+    import zipfile
+
+    rng = np.random.default_rng(seed)
+    with tarfile.open(archive) as tar:
+        members = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
+        arrays, counts = {}, {}
+        for split, k in SAMPLE_PER_CLASS.items():
+            picked = []
+            for label, cls in enumerate(CIFAR_CLASSES):
+                names = sorted(n for n in members if n.startswith(f"{split}/{cls}/") and n.endswith(".jpg"))
+                if len(names) < k:
+                    raise DatasetMissing(f"{archive} has {len(names)} images under {split}/{cls}/; the sample needs {k}")
+                picked += [(names[i], label) for i in sorted(rng.choice(len(names), size=k, replace=False))]
+            blobs = [tar.extractfile(members[n]).read() for n, _ in picked]
+            arrays[f"{split}_jpeg"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+            arrays[f"{split}_ends"] = np.cumsum([len(b) for b in blobs]).astype(np.int64)  # image i: ends[i-1]:ends[i]
+            arrays[f"{split}_labels"] = np.array([label for _, label in picked], dtype=np.uint8)
+            arrays[f"{split}_files"] = np.array([n for n, _ in picked])  # provenance: the path in the archive
+            counts[split] = len(picked)
+    # np.savez stamps each member with the current time; fixed stamps keep the file's sha256 reproducible
+    tmp = Path(dest).with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arr, allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue(),
+                        compress_type=zipfile.ZIP_DEFLATED)
+    tmp.replace(dest)
+    return counts
+
+
 def _image_folder(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     from torchvision.datasets import ImageFolder
     from torchvision.io import ImageReadMode, decode_image
@@ -187,6 +247,8 @@ def load(name: str, *, download: bool = False, root: Path = RAW) -> tuple[Images
         return mnist_full(root, download)
     if name == "cifar10":
         return cifar10(root, download)
+    if name == "cifar10s":
+        return cifar10_sample()
     raise ValueError(f"dataset = {name!r} is not known; allowed: {', '.join(DATASETS)}")
 
 
@@ -282,11 +344,18 @@ def corrupt(train: Images, c: Corruption):
 def main(argv=None) -> None:
     import argparse
 
-    ap = argparse.ArgumentParser(description="Put full MNIST or CIFAR-10 into data/raw/")
-    ap.add_argument("command", choices=["get"])
+    ap = argparse.ArgumentParser(description="get: put full MNIST or CIFAR-10 into data/raw/; "
+                                 "sample: rebuild data/cifar10s.npz from a cifar10-jpeg.tar.gz")
+    ap.add_argument("command", choices=["get", "sample"])
     ap.add_argument("dataset", choices=["mnist", "cifar10"])
     ap.add_argument("--from", dest="src", help="an offline cifar10-jpeg.tar.gz (ImageFolder layout) to unpack")
     args = ap.parse_args(argv)
+    if args.command == "sample":
+        if args.dataset != "cifar10" or not args.src:
+            ap.error("sample: only `sample cifar10 --from cifar10-jpeg.tar.gz`")
+        counts = sample_cifar10(Path(args.src))
+        print(f"wrote {CIFAR10S}: {counts['train']} train / {counts['test']} test images, sha256 {sha256(CIFAR10S)}")
+        return
     RAW.mkdir(parents=True, exist_ok=True)
     if args.src:
         dest = RAW / "cifar10-jpeg"
