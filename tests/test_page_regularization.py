@@ -20,22 +20,19 @@ pytestmark = pytest.mark.slow  # runs the E6 stage (smoke profile) for its outpu
 PAGE = BY_FILE["05_regularization"]
 
 
-def has_cifar() -> bool:
-    try:
-        D.load("cifar10")
-    except D.DatasetMissing:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def e6_outputs(tmp_path_factory) -> Path:
-    """An artifacts folder holding the smoke-profile E6 outputs of the dropout and adversarial items."""
-    if not has_cifar():
-        pytest.skip("CIFAR-10 is not on disk (data/raw): the CIFAR-10 items cannot run")
+    """An artifacts folder holding the smoke-profile E6 outputs of the dropout and adversarial items, the
+    CIFAR-10 ones on the full set (dataset: cifar10): the page shows that set's sweep, not the sample's."""
+    try:
+        D.load("cifar10")
+    except D.DatasetMissing as err:
+        pytest.skip(f"page 5's CIFAR-10 sweep needs the full CIFAR-10 in data/raw (the shipped sample cifar10s "
+                    f"is not it): {err}")
     base = tmp_path_factory.mktemp("e6page")
     for item in ("dropout", "adversarial", "cifar_dropout", "cifar_adversarial"):
-        out = run_stage(E6, base / "work", item)
+        full = {f"e6.{item}": {"dataset": "cifar10"}} if item.startswith("cifar") else {}
+        out = run_stage(E6, base / "work", item, **full)
         shutil.move(str(out), str(base / "artifacts" / "e6" / item))
     return base / "artifacts"
 

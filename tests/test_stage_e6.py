@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import data as D
 from stagekit import SCORES, check_headline, check_manifest, check_scores, check_settings, run_stage, smoke_config, smoke_section
 from training.stages.common import SETTINGS
 from training.stages import e6_regularizers as E6
@@ -46,18 +45,9 @@ def test_frontier_picks_the_best_clean_accuracy_below_each_x():
     assert (frontier["random_train_acc"] <= frontier.index + 1e-9).all() and (frontier["seeds"] == 2).all()
 
 
-def needs_cifar() -> None:
-    try:
-        D.load("cifar10")
-    except D.DatasetMissing as err:
-        pytest.skip(f"CIFAR-10 is not on disk (data/raw): {err}")
-
-
 @pytest.mark.parametrize("item", ["dropout", "weight_decay", "adversarial", "cifar_dropout", "cifar_adversarial"])
 @pytest.mark.slow  # runs the stage
 def test_e6_smoke_writes_tidy_tables(tmp_path, item):
-    if item.startswith("cifar"):
-        needs_cifar()
     out = run_stage(E6, tmp_path, item)
     section = smoke_section("e6", item)
     tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("curves", "summary", "settings", "frontier")}

@@ -76,7 +76,7 @@ class Config:
         if self.run.train.augment.active:
             raise ConfigError("run.train.augment must stay empty: this stage sets each run's augmentation "
                               "from `augments`")
-        if self.augments.colour and self.dataset != "cifar10":
+        if self.augments.colour and D.SIZES[self.dataset][0][0] != 3:
             raise ConfigError(f"augments.colour needs colour images; dataset = {self.dataset!r} is greyscale "
                               "(use colour: [])")
 
