@@ -130,7 +130,7 @@ def main(argv=None) -> None:
         cmd += f" --params {params_file}"
         print(f"== {stage.name}: {cmd}", flush=True)
         t0 = time.monotonic()
-        done = subprocess.run(cmd.split(), cwd=ROOT, env=env)
+        done = subprocess.run([sys.executable, *cmd.split()[1:]], cwd=ROOT, env=env)  # `python` = this interpreter
         seconds[stage.name] = round(time.monotonic() - t0, 1)
         if done.returncode:
             failed.append(stage.name)
