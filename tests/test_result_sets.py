@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from explainer import artifacts as A  # noqa: E402
 from training.plan import pipeline  # noqa: E402
-from training.run_profile import md5_tree  # noqa: E402
+from training.resultset import md5_tree  # noqa: E402
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
