@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,8 +19,11 @@ MANIFEST_FIELDS = {"stage", "profile", "device", "datasets", "config", "seconds"
 
 
 def _dvc(*args, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    # dvc.yaml's commands say `python`: this interpreter's folder first on PATH, so that they run in the same
+    # venv when pytest was started as .venv/bin/python without activating it
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, "PATH": path})
 
 
 @pytest.fixture(scope="module")
