@@ -118,7 +118,7 @@ def test_corrupt_dispatch_and_own_class_labels(mnist):
 def test_missing_datasets_raise_a_clear_error(tmp_path):
     with pytest.raises(D.DatasetMissing) as err:
         D.load("cifar10", root=tmp_path)
-    assert str(tmp_path / "cifar10-jpeg") in str(err.value)
+    assert str(tmp_path / "cifar10-jpeg") in str(err.value) and "`dataset: cifar10s`; it is not the full set" in str(err.value)
     with pytest.raises(D.DatasetMissing) as err:
         D.load("mnist", root=tmp_path)
     assert str(tmp_path / "MNIST" / "raw") in str(err.value)

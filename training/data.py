@@ -154,7 +154,8 @@ def cifar10(root: Path = RAW, download: bool = False) -> tuple[Images, Images]:
 
         how = (f"CIFAR-10 was not found. Expected an ImageFolder tree at {tree}/{{train,test}}/<class>/*.jpg "
                f"(e.g. `python -m training.data get cifar10 --from cifar10-jpeg.tar.gz`) or torchvision's files "
-               f"at {root}/cifar-10-batches-py (online: `python -m training.data get cifar10`).")
+               f"at {root}/cifar-10-batches-py (online: `python -m training.data get cifar10`). The shipped "
+               "700-image sample (smoke profile, tests) is `dataset: cifar10s`; it is not the full set.")
         parts, source = [], f"torchvision CIFAR10 at {root}"
         for train in (True, False):
             ds = _torchvision(CIFAR10, root, train, download, how)
