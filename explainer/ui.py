@@ -12,7 +12,8 @@ from PIL import Image
 
 from . import artifacts as A
 
-DATASET_NAME = {"mnist10k": "MNIST (10k-digit sample)", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+DATASET_NAME = {"mnist10k": "MNIST (10k-digit sample)", "mnist": "MNIST", "cifar10": "CIFAR-10",
+                "cifar10s": "CIFAR-10 (700-image sample)"}
 
 
 def pct(x: float, digits: int = 0) -> str:
