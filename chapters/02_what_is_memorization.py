@@ -120,13 +120,12 @@ except A.Missing as err:
     ui.missing(err, "The first-layer pictures")
 else:
     smooth_real, smooth_rand = T.smoothness(weights["real"]), T.smoothness(weights["random"])
-    comparison = "smoother" if smooth_real > smooth_rand else "not smoother"
     st.markdown(
         "Each little square is what one hidden unit of the first layer looks for: its 784 input weights laid out "
         "as a 28 × 28 picture (light = positive, dark = negative). A quick way to compare the two networks is how "
         "much neighbouring pixels agree (their correlation, 0 for pure static): "
-        f"**{ui.num(smooth_real)}** for the real-label network, **{ui.num(smooth_rand)}** for the memorizer. "
-        f"In this run the real-label filters are {comparison} than the memorizer's."
+        f"**{ui.num(smooth_real)}** for the real-label network, **{ui.num(smooth_rand)}** for the memorizer "
+        "(one network of each, 16 units: a picture, not a test)."
     )
     left, right = st.columns(2)
     with left:

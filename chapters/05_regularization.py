@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explainer import artifacts as A, figdata as D, figures as F, ui
+from explainer import artifacts as A, figdata as D, figures as F, palette as P, ui
 from explainer import lab
 
 MNIST, CIFAR, item_name = D.MNIST_REG, D.CIFAR_REG, D.item_name
@@ -15,39 +15,22 @@ PAPER_CNN = "50,000 images, 200 filters per conv layer, dense layers of 384 and 
 OPTIMIZER = {"sgd": "SGD", "adam": "Adam"}
 
 
-def rule(name: str, default: float) -> float:
-    """A threshold of the claims scoreboard (params.yaml `claims:`), as the claims stage recorded it."""
-    return float(A.manifest("claims").get("config", {}).get(name, default))
-
-
-def deals(g: pd.DataFrame, keep: float) -> str:
-    """Per regularizer of one sweep: its best setting that keeps clean accuracy within `keep` of none."""
-    none = g[(g["strength"] == 0) & (g["dropout"] == 0)]  # strength 0 of any family = no regularizer
-    if none.empty:
+def deals(ds: str) -> str:
+    """Per regularizer of one sweep: the setting that holds random labels back most while losing little clean
+    accuracy, as the claims stage found it (findings.csv, keys deal/<regularizer>)."""
+    try:
+        f = A.table("claims", "findings", needs=["key", "item", "answer", "why"])
+    except A.Missing:
         return ""
-    base = none.iloc[0]
-    lines = []
-    for reg, r in g.groupby("regularizer", sort=False):
-        ok = r[r["clean_best_val_acc"] >= base["clean_best_val_acc"] - keep]
-        if ok.empty:
-            lines.append(f"**{reg}**: every setting lost more than {keep:.0%} clean accuracy")
-            continue
-        best = ok.loc[ok["random_label_train_acc"].idxmin()]
-        lines.append(f"**{reg}** ({best['setting']}): random labels fitted {ui.pct(best['random_label_train_acc'])}, "
-                     f"clean accuracy {ui.pct(best['clean_best_val_acc'])}")
-    return (f"No regularizer: random labels fitted {ui.pct(base['random_label_train_acc'])}, clean accuracy "
-            f"{ui.pct(base['clean_best_val_acc'])}. The best deal per regularizer, losing at most {keep:.0%}:\n\n- "
-            + "\n- ".join(lines))
+    rows = f[f["key"].str.startswith("deal/") & (f["item"] == ds)]
+    lines = [f"**{P.REG_NAME.get(k.removeprefix('deal/'), k.removeprefix('deal/'))}** "
+             + (f"({a}): {w}" if a != "none" else f": {w}") for k, a, w in zip(rows["key"], rows["answer"], rows["why"])]
+    return ("The best deal per regularizer, as the scoreboard's rule finds it:\n\n- " + "\n- ".join(lines)) if lines else ""
 
 
-def frontier_height(g: pd.DataFrame, x: float) -> float:
-    ok = g[g["random_label_train_acc"] <= x + 1e-9]
-    return float(ok["clean_best_val_acc"].max()) if len(ok) else float("nan")
-
-
-def adversarial_story(g: pd.DataFrame, low: float) -> tuple[pd.DataFrame, str]:
+def adversarial_story(g: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """Adversarial training + dropout against dropout alone at the same rate (claim E6b): a small table of
-    random-label fit per dropout rate and adversarial weight, and a sentence on the frontier."""
+    random-label fit per dropout rate and adversarial weight, and the scoreboard's verdict on it."""
     drop = g[g["reg"] == "dropout"].set_index("strength")
     adv = g[(g["reg"] == "adversarial") & (g["strength"] > 0)]
     if drop.empty or adv.empty:
@@ -59,13 +42,15 @@ def adversarial_story(g: pd.DataFrame, low: float) -> tuple[pd.DataFrame, str]:
             rows.append({"dropout": f"{rate:g}", "alone": drop.loc[same[0], "random_label_train_acc"],
                          **{f"+ adv. {w:g}": v for w, v in zip(a["strength"], a["random_label_train_acc"])}})
     flips = adv["random_adv_flipped"].mean() if "random_adv_flipped" in adv else float("nan")
-    ha, hd = frontier_height(adv, low), frontier_height(drop.reset_index(), low)
-    height = lambda v: "no setting got there" if pd.isna(v) else ui.pct(v)  # noqa: E731
+    try:
+        claims = A.table("claims", "claims", needs=["id", "verdict", "ours"]).set_index("id")
+        said = (f" The scoreboard, seed by seed (claim E6b): **{claims.at['E6b', 'verdict']}**."
+                if "E6b" in claims.index else "")
+    except A.Missing:
+        said = ""
     return pd.DataFrame(rows), (
         (f"The search flipped the prediction of {ui.pct(flips, 1)} of the random-label training points per "
-         "batch; only those carry an adversarial loss. " if pd.notna(flips) else "")
-        + f"Best clean accuracy while random labels stay at most {low:.0%} fitted: {height(ha)} with adversarial "
-          f"training, {height(hd)} with dropout alone.")
+         "batch; only those carry an adversarial loss. " if pd.notna(flips) else "") + said)
 
 
 def ours_vs_paper() -> str:
@@ -104,7 +89,7 @@ st.markdown(
 )
 
 
-def sweep_panel(ds: str, trade: pd.DataFrame, front: pd.DataFrame, keep: float, low: float) -> None:
+def sweep_panel(ds: str, trade: pd.DataFrame, front: pd.DataFrame) -> None:
     g = trade[trade["dataset"] == ds]
     f = front[front["dataset"] == ds] if len(front) else front
     st.markdown(f"#### {SWEEPS[ds]}")
@@ -113,12 +98,12 @@ def sweep_panel(ds: str, trade: pd.DataFrame, front: pd.DataFrame, keep: float, 
                              f"e6/{'cifar_dropout' if ds == 'cifar10' else 'dropout'}"), f"The {SWEEPS[ds][2:]} sweep")
         return
     folder = f"e6/{g['item'].iloc[0]}"
-    if deals(g, keep):
-        st.markdown(deals(g, keep))
+    if deals(ds):
+        st.markdown(deals(ds))
     F.tradeoff(g, ds, folder)
     if len(f):
         F.frontier(f, ds, folder)
-    table, story = adversarial_story(g, low)
+    table, story = adversarial_story(g)
     if len(table):
         st.markdown("Random labels fitted, dropout alone against dropout + adversarial training (adv. = the "
                     "adversarial loss's weight):")
@@ -131,7 +116,6 @@ def sweep_panel(ds: str, trade: pd.DataFrame, front: pd.DataFrame, keep: float, 
 def measured_story() -> None:
     """The measured sweeps side by side, then the random-label curves of one item."""
     trade, front, absent = D.sweep()
-    keep, low = rule("e6_keep", 0.03), rule("e6_low_fit", 0.3)
     st.subheader("⚖️ Memorization held back vs generalization kept")
     if trade.empty:
         ui.missing(A.Missing("`artifacts/e6/<regularizer>/settings.csv` has not been produced yet", "e6/dropout"),
@@ -147,7 +131,7 @@ def measured_story() -> None:
         mnist = [d for d in ("mnist10k", "mnist") if d in set(trade["dataset"])][:1] or ["mnist10k"]
         for col, ds in zip(st.columns(2), [*mnist, "cifar10"]):
             with col:
-                sweep_panel(ds, trade, front, keep, low)
+                sweep_panel(ds, trade, front)
         note = ours_vs_paper()
         if note:
             st.markdown(note)

@@ -8,9 +8,9 @@ import streamlit as st
 from explainer import artifacts as A, charts as C, palette as P, ui
 
 FOLDER = "claims"
-VERDICTS = ["reproduced", "partly", "not reproduced", "not run"]
-BADGE = {"reproduced": "✅", "partly": "🌗", "not reproduced": "❌", "not run": "⏸️"}
-COLOR = {"reproduced": P.TEAL, "partly": "#DDAA33", "not reproduced": P.RED, "not run": P.GREY}
+VERDICTS, BADGE = ui.VERDICTS, ui.VERDICT_BADGE
+COLOR = {"reproduced": P.TEAL, "partly": "#DDAA33", "depends on definition": P.CYAN, "not resolved": "#BBBBBB",
+         "not reproduced": P.RED, "not run": P.GREY}
 
 SCALE_NOTE = {
     "cpu": "a 10,000-digit MNIST sample, a few thousand CIFAR-10 images, narrow networks, a few dozen epochs on two "
@@ -25,7 +25,12 @@ st.markdown(
     "Time to grade the paper against our own runs. Each claim below was checked by a rule written in code (it "
     "is printed under every claim) that reads only the result tables; nobody typed a verdict in. Our runs are "
     f"much smaller than the paper's ({SCALE_NOTE.get(chosen.profile, 'see the sidebar')}), so *partly* is an honest "
-    "and common grade."
+    "and common grade.\n\n"
+    "Every effect is judged against its spread over seeds: a claim counts as **reproduced** only when every seed "
+    "goes the paper's way or the mean difference is more than two standard errors from zero. Inside the spread it "
+    "is **not resolved** (our runs cannot tell at this scale); the other way beyond the spread it is **not "
+    "reproduced**. Where the paper's definition leaves a choice open and the two readings disagree, the verdict "
+    "says **depends on definition** and shows both."
 )
 
 try:
@@ -49,8 +54,9 @@ st.markdown("Of the paper's **{}** experimental claims: ".format(len(tested))
 
 tally = counts.rename_axis("verdict").reset_index(name="claims")
 ui.chart(partial(C.verdict_bar, tally, COLOR, "the paper's experimental claims"),
-         caption="How many of the paper's experimental claims our runs reproduce, partly reproduce, do not reproduce, "
-                 "or could not test yet (their stage has not run). The story's own claims are not counted here.",
+         caption="How many of the paper's experimental claims our runs reproduce, partly reproduce, reproduce under one "
+                 "definition only, cannot resolve within their seed spread, do not reproduce, or could not test yet "
+                 "(their stage has not run). The story's own claims are not counted here.",
          data=tally, folder=FOLDER, key="scoreboard-tally")
 
 st.subheader("🏆 The four big conclusions")
@@ -79,8 +85,8 @@ st.page_link("chapters/13_paper_figures.py", label="The same verdicts beside eac
 
 if len(extra):
     st.subheader("🧪 The story's own claim" + ("s" if len(extra) > 1 else ""))
-    st.markdown("Not a claim of the paper: something this story asserts on its own (page 6, data augmentation), "
-                "checked by a written rule just like the paper's claims.")
+    st.markdown("Not claims of the paper: things this story asserts on its own (random labels on page 3, data "
+                "augmentation on page 6), checked by written rules just like the paper's claims.")
     for _, row in extra.iterrows():
         claim_card(row)
 

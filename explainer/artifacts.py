@@ -8,9 +8,11 @@ note (`explainer.ui.missing`) and never show a traceback.
 Result sets: artifacts/ holds what `dvc repro` makes on a laptop (the CPU profile); results/<name>/
 holds sets made elsewhere (a GPU run of the `gpu` profile, written by `python -m training.run_profile`)
 with the same layout and a resultset.json of their provenance. The visitor picks one in the sidebar;
-the default is the largest-scale set present (profile order smoke < cpu < gpu < paper). Every reader
-below reads the selected set. $EXPLAINER_ARTIFACTS and $EXPLAINER_RESULTS point both at scratch
-copies (tests, development).
+the default is the largest-scale set present (profile order smoke < cpu < gpu < paper) that is not
+under-trained (resultset.json `under_trained`: its nets did not memorize random labels). Every reader
+below reads the selected set; a partial set (a run that ended before all its stages) lacks some stage
+folders, and those are read from the CPU set instead (`source`), which captions and the sidebar name.
+$EXPLAINER_ARTIFACTS and $EXPLAINER_RESULTS point both at scratch copies (tests, development).
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ RESULTSET = "resultset.json"
 SCALE = {"smoke": 0, "cpu": 1, "gpu": 2, "paper": 3}  # which profile is the larger scale
 PROFILE_NAME = {"smoke": "smoke test", "cpu": "CPU profile", "gpu": "GPU profile", "paper": "paper profile"}
 STATE_KEY = "result-set"  # st.session_state key (and query parameter `results`) of the visitor's choice
+HELD = ("finished", "copied")  # resultset.json statuses of the stages a set holds (training/resultset.py)
 
 
 class Missing(Exception):
@@ -58,11 +61,37 @@ class ResultSet:
 
     @property
     def label(self) -> str:
-        return f"{PROFILE_NAME.get(self.profile, self.profile)} · {self.device}"
+        parts = [PROFILE_NAME.get(self.profile, self.profile), self.device]
+        if self.partial:
+            parts.append(f"partial, {self.held} of {len(self.stages)} stages")
+        if self.under_trained:
+            parts.append("⚠️ under-trained")
+        return " · ".join(parts)
 
     @property
     def scale(self) -> int:
         return SCALE.get(self.profile, -1)
+
+    @property
+    def stages(self) -> dict[str, dict]:
+        """resultset.json's record per stage (status, why, seconds); {} for artifacts/ (dvc repro made all)."""
+        found = self.info.get("stages")
+        return found if isinstance(found, dict) else {}
+
+    @property
+    def held(self) -> int:
+        return sum(isinstance(v, dict) and v.get("status") in HELD for v in self.stages.values())
+
+    @property
+    def partial(self) -> bool:
+        return self.held < len(self.stages)
+
+    @property
+    def under_trained(self) -> bool:
+        return self.info.get("under_trained") is True
+
+    def holds(self, folder: str) -> bool:
+        return (self.path / folder / "manifest.json").is_file()
 
 
 def _base() -> Path:
@@ -104,11 +133,11 @@ def _sets(stamp: tuple) -> list[ResultSet]:
         name = info_path.parent.name
         device = f"{info.get('device', '?')} ({info.get('device_name', '?')})"
         out.append(ResultSet(name, info_path.parent, str(info.get("profile", "?")), device, info))
-    return sorted(out, key=lambda s: (-s.scale, s.name != "cpu", s.name))  # largest scale first
+    return sorted(out, key=lambda s: (s.under_trained, -s.scale, s.name != "cpu", s.name))  # largest scale first
 
 
 def result_sets() -> list[ResultSet]:
-    """Every result set present, the largest-scale first (the default)."""
+    """Every result set present, the default first: the largest scale among those not under-trained."""
     return _sets((str(_base()), str(_results())))
 
 
@@ -134,9 +163,37 @@ def root() -> Path:
     return selected().path
 
 
-def shown() -> str:
-    """The selected set's folder as a reader would name it: artifacts, or results/<name>."""
+def source(folder: str) -> ResultSet:
+    """The set `folder` (a stage's, e.g. e5/mnist) is read from: the selected set if it holds it, else (a
+    partial set) the CPU set, else any other set that does."""
     chosen = selected()
+    if chosen.holds(folder):
+        return chosen
+    others = sorted((s for s in result_sets() if s != chosen), key=lambda s: s.name != "cpu")
+    return next((s for s in others if s.holds(folder)), chosen)
+
+
+def present(folder: str) -> bool:
+    """Whether any set the pages may read holds `folder` (the selected one, or the one standing in for it)."""
+    return source(folder).holds(folder)
+
+
+def elsewhere() -> dict[str, str]:
+    """For a partial set: every stage folder it lacks that another set holds -> that set's name."""
+    chosen = selected()
+    return _elsewhere(chosen.name, generation()) if chosen.partial else {}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _elsewhere(name: str, stamp: tuple) -> dict[str, str]:
+    chosen = selected()
+    folders = {p.parent.relative_to(s.path).as_posix() for s in result_sets() for p in s.path.glob("**/manifest.json")}
+    return {f: source(f).name for f in sorted(folders) if not chosen.holds(f) and source(f) != chosen}
+
+
+def shown(folder: str | None = None) -> str:
+    """The folder of the set a reader reads (of `folder`'s source, if given): artifacts, or results/<name>."""
+    chosen = source(folder) if folder else selected()
     return "artifacts" if chosen.name == "cpu" else f"results/{chosen.name}"
 
 
@@ -181,9 +238,9 @@ def _read_json(path: str, mtime: int) -> dict:
 
 
 def _path(folder: str, file: str) -> Path:
-    path = root() / folder / file
+    path = source(folder).path / folder / file
     if not path.is_file():
-        raise Missing(f"`{shown()}/{folder}/{file}` has not been produced yet", folder)
+        raise Missing(f"`{shown(folder)}/{folder}/{file}` has not been produced yet", folder)
     return path
 
 
@@ -193,15 +250,15 @@ def table(folder: str, name: str, needs=(), numeric=()) -> pd.DataFrame:
     try:
         df = _read_csv(str(path), _stamp(path))
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as err:  # EmptyDataError is a ValueError
-        raise Missing(f"`{shown()}/{folder}/{name}.csv` could not be read ({type(err).__name__})", folder) from err
+        raise Missing(f"`{shown(folder)}/{folder}/{name}.csv` could not be read ({type(err).__name__})", folder) from err
     lacking = [c for c in (*needs, *numeric) if c not in df.columns]
     if lacking:
-        raise Missing(f"`{shown()}/{folder}/{name}.csv` lacks the column(s) {', '.join(lacking)}", folder)
+        raise Missing(f"`{shown(folder)}/{folder}/{name}.csv` lacks the column(s) {', '.join(lacking)}", folder)
     wrong = [c for c in numeric if not pd.api.types.is_numeric_dtype(df[c])]
     if wrong:
-        raise Missing(f"`{shown()}/{folder}/{name}.csv` has non-numeric values in {', '.join(wrong)}", folder)
+        raise Missing(f"`{shown(folder)}/{folder}/{name}.csv` has non-numeric values in {', '.join(wrong)}", folder)
     if df.empty:
-        raise Missing(f"`{shown()}/{folder}/{name}.csv` is empty", folder)
+        raise Missing(f"`{shown(folder)}/{folder}/{name}.csv` is empty", folder)
     return df
 
 
@@ -211,16 +268,16 @@ def arrays(folder: str, name: str, needs=()) -> dict[str, np.ndarray]:
     try:
         out = _read_npz(str(path), _stamp(path))
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as err:
-        raise Missing(f"`{shown()}/{folder}/{name}.npz` could not be read ({type(err).__name__})", folder) from err
+        raise Missing(f"`{shown(folder)}/{folder}/{name}.npz` could not be read ({type(err).__name__})", folder) from err
     lacking = [k for k in needs if k not in out]
     if lacking:
-        raise Missing(f"`{shown()}/{folder}/{name}.npz` lacks the array(s) {', '.join(lacking)}", folder)
+        raise Missing(f"`{shown(folder)}/{folder}/{name}.npz` lacks the array(s) {', '.join(lacking)}", folder)
     return out
 
 
 def manifest(folder: str) -> dict:
     """artifacts/<folder>/manifest.json, or {} when absent or unreadable (provenance then says 'unknown')."""
-    path = root() / folder / "manifest.json"
+    path = source(folder).path / folder / "manifest.json"
     try:
         data = _read_json(str(path), _stamp(path))
     except (OSError, ValueError):
@@ -244,7 +301,7 @@ def _manifests(stamp: tuple) -> dict[str, dict]:
 
 
 def available(folder: str, name: str, ext: str = "csv") -> bool:
-    return (root() / folder / f"{name}.{ext}").is_file()
+    return (source(folder).path / folder / f"{name}.{ext}").is_file()
 
 
 GENERATION_TTL_S = 1.0  # a page run (a few dozen derived lookups) walks artifacts/ once, not once per lookup
@@ -294,3 +351,18 @@ def derived(fn: Callable) -> Callable:
         return _derived(name, generation(), args, tuple(sorted(kwargs.items())))
 
     return wrapper
+
+
+def finding(key: str, item: str = "", p: float | None = None) -> tuple[str, str]:
+    """(answer, why) of one statement the claims stage judged for the pages (artifacts/claims/findings.csv:
+    a question's answer, whether runs fitted, a regularizer's best deal, ...): pages say what it says and
+    judge nothing themselves. Raises Missing when the scoreboard has no such row."""
+    f = table("claims", "findings", needs=["key", "item", "answer", "why"])
+    items = f["item"].astype(object).where(f["item"].notna(), "").astype(str)
+    rows = f[(f["key"] == key) & (items == item)]
+    if p is not None and "p" in rows.columns:
+        rows = rows[np.isclose(pd.to_numeric(rows["p"], errors="coerce"), p)]
+    if rows.empty:
+        raise Missing(f"`{shown()}/claims/findings.csv` has no finding {key!r}"
+                      + (f" for {item}" if item else "") + (f" at p = {p:g}" if p is not None else ""), "claims")
+    return str(rows["answer"].iloc[0]), str(rows["why"].iloc[0])

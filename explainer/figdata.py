@@ -107,6 +107,17 @@ def csr_by_level(folder: str):
 
 
 @A.derived
+def csr_without_stop(folder: str) -> pd.DataFrame:
+    """The final CSR with the reference's early stop (csr) and over every LASS iteration (csr_all), mean
+    over seeds per noise kind and level, and how many iterations the early stop let each search run."""
+    s = A.table(folder, "summary", needs=["kind"], numeric=["p", "final_csr"])
+    if "final_csr_all" not in s.columns:
+        raise A.Missing(f"`{A.shown()}/{folder}/summary.csv` has no CSR without the early stop (final_csr_all)", folder)
+    return (s.groupby(["kind", "p"])[["final_csr", "final_csr_all", "final_lass_stop"]].mean().reset_index()
+            .sort_values(["kind", "p"]))
+
+
+@A.derived
 def csr_over_time(folder: str, kind: str):
     csr = A.table(folder, "csr", **CSR)
     over = csr[csr["kind"].isin([kind, "none"])].assign(level=lambda d: d["p"].map(P.p_name))
@@ -150,7 +161,7 @@ def peaks(folder: str) -> dict:
 
 # --- E6 (Figs. 10 and 11; page 5)
 
-MNIST_REG = ["dropout", "input_dropout", "input_noise", "hidden_noise", "weight_decay", "adversarial"]
+MNIST_REG = ["dropout", "input_dropout", "input_noise", "hidden_noise", "weight_decay"]  # adversarial: on CIFAR-10 only
 CIFAR_REG = ["cifar_dropout", "cifar_adversarial"]
 SETTINGS = dict(needs=["regularizer", "dataset"], numeric=["strength", "dropout", "random_train_acc", "best_val_acc"])
 
@@ -193,8 +204,12 @@ def sweep() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
 @A.derived
 def random_label_curves(item: str):
-    """Random-label training accuracy per epoch and setting of one E6 item, mean ± sd over seeds."""
+    """Random-label training accuracy per epoch and setting of one E6 item, mean ± sd over seeds: in training
+    mode (the epoch's batches with dropout and noise on, as the paper's Keras logs plot it in Fig. 11) where the
+    stage recorded it, else in eval mode."""
     c = A.table(f"e6/{item}", "curves", needs=["kind"], numeric=["seed", "strength", "dropout", "epoch", "train_acc"])
+    if "train_acc_batches" in c.columns:
+        c = c[c["epoch"] > 0].assign(train_acc=c["train_acc_batches"])  # epoch 0 has no training batches
     reg = c["regularizer"].iloc[0] if "regularizer" in c else item
     rand = c[c["kind"] != "none"].copy()
     rand["level"] = [setting(reg, a, b) for a, b in zip(rand["strength"], rand["dropout"])]

@@ -16,6 +16,12 @@ DATASET_NAME = {"mnist10k": "MNIST (10k-digit sample)", "mnist": "MNIST", "cifar
                 "cifar10s": "CIFAR-10 (700-image sample)"}
 
 
+# The scoreboard's verdicts (training/stages/claims.py VERDICTS), in the order pages list them, with badges.
+VERDICTS = ["reproduced", "partly", "depends on definition", "not resolved", "not reproduced", "not run"]
+VERDICT_BADGE = {"reproduced": "✅", "partly": "🌗", "depends on definition": "🔀", "not resolved": "❔",
+                 "not reproduced": "❌", "not run": "⏸️"}
+
+
 def pct(x: float, digits: int = 0) -> str:
     """0.9134 -> '91%' (digits=0) or '91.3%' (digits=1); NaN -> 'n/a'."""
     return "n/a" if x is None or pd.isna(x) else f"{100 * float(x):.{digits}f}%"
@@ -111,13 +117,17 @@ def chart(build: Callable, *, caption: str, data: pd.DataFrame, folder: str, key
     spec = _spec(key, fingerprint(data), build)
     st.vega_lite_chart(spec, width="content" if _compound(spec) else "stretch", alt=alt_text or caption,
                        key=f"chart-{key}")
-    st.caption(f"{caption} {result_set_note()}")
+    st.caption(f"{caption} {result_set_note(folder)}")
     provenance(folder, data, key)
 
 
-def result_set_note() -> str:
-    """Which result set a chart or table shows, for its caption (the sidebar switches it)."""
+def result_set_note(folder: str | None = None) -> str:
+    """Which result set a chart or table shows, for its caption (the sidebar switches it); where the selected
+    set is partial and lacks `folder`, the set shown instead, and why."""
     chosen = A.selected()
+    shown = A.source(folder) if folder else chosen
+    if shown != chosen:
+        return f"· *Results: {shown.label}, since the selected set ({chosen.label}) has no `{folder}`.*"
     return f"· *Results: {chosen.label}.*"
 
 
@@ -179,7 +189,7 @@ def dataset_of(folder: str) -> str:
 
 def dataset_picker(key: str, folder: str, options=("mnist", "cifar10")) -> str:
     """A segmented control over the items (data sets) present under artifacts/<folder>/ (the first if one)."""
-    present = [d for d in options if (A.root() / folder / d).is_dir()] or [options[0]]
+    present = [d for d in options if A.present(f"{folder}/{d}")] or [options[0]]
     if len(present) == 1:
         return present[0]
     name = {d: DATASET_NAME.get(dataset_of(f"{folder}/{d}"), d) for d in present}
@@ -221,10 +231,22 @@ def reveal(pick: str | None, truth: str, why: str) -> None:
     """After the chart: whether the guess matched our runs, or just the answer after "Just show me"."""
     if pick is None:
         return
-    if not pick:
+    if truth == "not resolved":
+        st.info(f"📏 **Our runs cannot tell:** the difference lies inside their spread over seeds. {why}")
+    elif truth == "not run":
+        st.info(f"⏸️ **Not measured in this result set yet.** {why}")
+    elif not pick:
         st.success(f"📏 **What our runs say:** {truth}. {why}")
     elif pick == truth:
         st.success(f"✅ **Your guess matches our runs:** {truth}. {why}")
     else:
         st.warning(f"🔁 **Our runs say otherwise:** {truth}, not “{pick}”. {why}")
 
+
+def answer(key: str, item: str = "", p: float | None = None) -> tuple[str, str]:
+    """(answer, why) of a statement the claims stage judged for the pages (artifacts.finding); when the
+    result set has no such finding, ("not run", the reason), which reveal() says as such."""
+    try:
+        return A.finding(key, item, p)
+    except A.Missing as err:
+        return "not run", str(err)

@@ -229,7 +229,8 @@ def test_adversarial_loss_adds_the_critical_samples_loss_of_flipped_points_only(
     flipped[0, [1, 5]] = True                                         # run 1: nothing flipped
     monkeypatch.setattr(E, "lass", stub_lass(lambda x: x_adv, lambda k, b: flipped))
     w = torch.tensor([0.3, 0.7])
-    loss, got = E.adversarial_loss(model, xb, yb, w, gens=model.gens, steps=1)
+    loss, got, logits = E.adversarial_loss(model, xb, yb, w, gens=model.gens, steps=1)
+    assert logits.shape == (2, 8, 10)                                 # the clean pass, for the training-mode accuracy
     with torch.no_grad():
         ce, ce_adv = E._ce_each(model(xb), yb), E._ce_each(model(x_adv), yb)
     want0 = (ce[0].sum() + 0.3 * (ce_adv[0, [1, 5]] - ce[0, [1, 5]]).sum()) / 8

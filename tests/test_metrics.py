@@ -32,22 +32,36 @@ def grey_points(offsets) -> torch.Tensor:
     return (0.5 + torch.as_tensor(offsets, dtype=torch.float32)).view(-1, 1, 1, 1).expand(-1, 1, 8, 8).contiguous()
 
 
+def csr(model, x, **kw) -> torch.Tensor:
+    """The early-stopped critical sample ratio of each run."""
+    return M.critical_sample_ratio(model, x, **kw).critical.float().mean(1)
+
+
 def test_csr_is_zero_for_a_constant_classifier():
     x = grey_points(np.linspace(-RADIUS / 2, RADIUS / 2, 40))
-    ratio, critical = M.critical_sample_ratio(Threshold(2, 0.5, slope=0.0), x, seed=0, batch=500, steps=30,
-                                                min_new_share=0)
-    assert ratio.shape == (2,) and critical.shape == (2, 40)
-    assert ratio.tolist() == [0.0, 0.0]
+    found = M.critical_sample_ratio(Threshold(2, 0.5, slope=0.0), x, seed=0, batch=500, steps=30, min_new=0)
+    assert found.critical.shape == (2, 40)
+    assert found.critical.float().mean(1).tolist() == [0.0, 0.0]
 
 
 def test_csr_is_high_when_the_boundary_cuts_through_the_data():
     near = grey_points(np.linspace(-RADIUS / 2, RADIUS / 2, 40))     # within the LASS box of the boundary
     model = Threshold(3, 0.5)
-    ratio, critical = M.critical_sample_ratio(model, near, seed=0, steps=30, min_new_share=0, batch=16)
-    assert critical.shape == (3, 40)
-    assert (ratio > 0.5).all()
+    assert (csr(model, near, seed=0, steps=30, min_new=0, batch=16) > 0.5).all()
     far = grey_points(np.linspace(-0.2, 0.2, 40)[np.abs(np.linspace(-0.2, 0.2, 40)) > 10 * RADIUS])
-    assert M.critical_sample_ratio(model, far, seed=0, batch=500, steps=30, min_new_share=0)[0].max() == 0.0
+    assert csr(model, far, seed=0, batch=500, steps=30, min_new=0).max() == 0.0
+
+
+def test_lass_is_not_clipped_to_the_pixel_range():
+    """Algorithm 1 keeps the search inside the box around x and nowhere else. Black images (every pixel 0)
+    whose boundary lies just below them (mean pixel -RADIUS/2) flip only if pixels may go negative: a
+    search clipped to [0, 1] (what this project did before) finds no critical sample at all."""
+    black = torch.zeros(30, 1, 8, 8)
+    model = Threshold(2, -RADIUS / 2, slope=10.0)
+    assert csr(model, black, seed=0, batch=500, steps=10, min_new=0).tolist() == [1.0, 1.0]
+    x_adv, flipped = M.lass(model, black.unsqueeze(0).expand(2, -1, -1, -1, -1), gens=[torch.Generator().manual_seed(i)
+                            for i in range(2)], steps=10, beta=0.0)
+    assert flipped.all() and x_adv.min() < 0 and (x_adv - 0).abs().max() <= RADIUS + 1e-7
 
 
 def slow_flippers(levels: int, per_level: int, alpha: float) -> torch.Tensor:
@@ -57,28 +71,38 @@ def slow_flippers(levels: int, per_level: int, alpha: float) -> torch.Tensor:
     return grey_points(offsets)
 
 
-def test_csr_early_stop_is_a_share_of_the_points_searched():
-    """200 points, 10 flipping per LASS iteration (5 %). The old rule (stop when an iteration flips fewer
-    than 20 points, whatever the batch) stopped after the first iteration: CSR 0.05. As a share of the
-    points searched (the published search: 20 of 500 = 4 % = 8 of 200) the search goes on: CSR 1.0."""
+def test_early_stop_counts_new_flips_over_the_whole_searched_set():
+    """200 points searched in two memory chunks of 100; every iteration flips 20 new points, 10 in each chunk.
+    The reference rule (stop when an iteration flips fewer than 20 new points of the set it searches) goes on
+    to the end: CSR 1.0. Counting per chunk, as this project did before, stopped both chunks after one
+    iteration (10 < 20 each): CSR 0.1, a CSR set by the memory layout."""
     alpha = 0.01
-    x = slow_flippers(levels=20, per_level=10, alpha=alpha)
-    kw = dict(seed=0, steps=40, alpha=alpha, beta=0.0, radius=1.0)
+    x = slow_flippers(levels=10, per_level=20, alpha=alpha)
+    x = torch.cat([x[0::2], x[1::2]])                                # each level half in each chunk
     gentle = Threshold(1, 0.5, slope=10.0)                           # steep slopes underflow the gradient far away
-    shared, _ = M.critical_sample_ratio(gentle, x, batch=500, min_new_share=0.04, **kw)
-    assert shared.tolist() == [1.0]
-    never, _ = M.critical_sample_ratio(gentle, x, batch=500, min_new_share=0.0, **kw)
-    assert never.tolist() == [1.0]
-    # the absolute threshold of 20 flips that the stage used to apply to 200 points: censored after one step
-    x1 = x.unsqueeze(0)
-    _, flipped = M.lass(gentle, x1, gens=[torch.Generator().manual_seed(0)], steps=40, min_new=20,
-                        alpha=alpha, beta=0.0, radius=1.0)
-    assert flipped.float().mean().item() == pytest.approx(0.05)
-    # and the share still stops a search whose flips dry up: only 4 of 200 (2 %) flip per iteration
-    few = slow_flippers(levels=20, per_level=4, alpha=alpha)
-    few = torch.cat([few, grey_points([-0.45] * 120)])               # 120 points out of reach in 40 steps
-    early, _ = M.critical_sample_ratio(gentle, few, batch=500, min_new_share=0.04, **kw)
-    assert early.tolist() == [pytest.approx(4 / 200)]
+    kw = dict(seed=0, steps=40, alpha=alpha, beta=0.0, radius=1.0, min_new=20)
+    found = M.critical_sample_ratio(gentle, x, batch=100, **kw)
+    assert found.critical.float().mean().item() == 1.0
+    assert found.stop.tolist() == [11]                               # iteration 11 flips none: the rule fires there
+    assert M.critical_sample_ratio(gentle, x, batch=500, **kw).critical.equal(found.critical)  # chunks: memory only
+    # and the rule still stops a search whose flips dry up: 4 of 200 per iteration
+    few = torch.cat([slow_flippers(levels=20, per_level=4, alpha=alpha), grey_points([-0.45] * 120)])
+    assert csr(gentle, few, batch=100, **kw).tolist() == [pytest.approx(4 / 200)]
+
+
+def test_a_full_search_records_both_ratios():
+    """full=True searches every iteration and keeps where the rule would have stopped: the early-stopped
+    critical set is what an early-stopped search finds, and a subset of the all-iterations one."""
+    alpha = 0.01
+    few = torch.cat([slow_flippers(levels=20, per_level=4, alpha=alpha), grey_points([-0.45] * 120)])
+    gentle = Threshold(1, 0.5, slope=10.0)
+    kw = dict(seed=0, steps=40, alpha=alpha, beta=0.0, radius=1.0, min_new=20, batch=100)
+    early = M.critical_sample_ratio(gentle, few, **kw)
+    full = M.critical_sample_ratio(gentle, few, full=True, **kw)
+    assert early.iterations == 1 and full.iterations == 40 and full.stop.tolist() == [1]
+    assert full.critical.equal(early.critical)
+    assert full.critical_all.float().mean().item() == pytest.approx(80 / 200)  # all 20 levels reached in 40 steps
+    assert (full.critical_all | ~full.critical).all()
 
 
 def test_lass_stays_in_the_box_and_restores_train_mode():

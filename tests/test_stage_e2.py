@@ -21,9 +21,11 @@ from training.stages import e2_loss_sensitivity as E2
 E2_COLUMNS = {
     "gini": ["panel", "definition", "condition", "p", "seed", "step", "gini", "loss", "train_loss", "train_acc"],
     "matrix": ["definition", "condition", "seed", "loss_class", "input_class", "value", "share"],
+    "matrix_late": ["definition", "condition", "seed", "loss_class", "input_class", "value", "share"],
     "examples": ["panel", "definition", "condition", "seed", "example", "label", "noise", "g", "rank"],
     "summary": [*SETTINGS[:-1], "panel", "definition", "condition", "seeds", "final_step", "gini_mean", "gini_std",
-                "dip_gini", "dip_step", "off_diagonal", "off_diagonal_std", "final_loss", "matrix_from", "matrix_from_loss"],
+                "dip_gini", "dip_step", "off_diagonal", "off_diagonal_std", "final_loss", "off_diagonal_late",
+                "off_diagonal_late_std", "matrix_from", "matrix_from_loss"],
 }
 
 
@@ -156,6 +158,25 @@ def test_loss_sensitivity_reports_both_definitions_and_the_training_loss(digits)
     assert again[2] is None and np.allclose(again[1], g)
 
 
+def test_the_late_matrix_is_the_matrix_averaged_after_late_from(digits):
+    """One run gives the all-steps class matrix (the paper's average) and the second-half one: the latter
+    equals what a run averaging only after that step gives."""
+    kw = dict(width=8, depth=1, lr=0.05, batch_size=10, window=1, checkpoints=[6], seed=0, matrix_every=2, steps=12)
+    _, _, every, late = S.loss_sensitivity(digits.x, digits.y, 10, late_from=6, **kw)
+    assert np.allclose(late, S.loss_sensitivity(digits.x, digits.y, 10, matrix_from=6, **kw)[2])
+    assert np.allclose(every, S.loss_sensitivity(digits.x, digits.y, 10, **kw)[2])
+    assert not np.allclose(every, late)
+
+
+def test_the_own_term_weight_scales_only_the_own_term(digits):
+    """own_weight sets x's own loss's weight in own+transfer; transfer never sees it."""
+    kw = dict(width=8, depth=1, lr=0.05, batch_size=10, window=2, checkpoints=[12], seed=0, steps=12)
+    light = S.loss_sensitivity(digits.x, digits.y, 10, own_weight=1 / 1000, **kw)[1]
+    heavy = S.loss_sensitivity(digits.x, digits.y, 10, own_weight=1 / 20, **kw)[1]
+    own, transfer = S.DEFINITIONS.index("own+transfer"), S.DEFINITIONS.index("transfer")
+    assert np.allclose(light[transfer], heavy[transfer]) and not np.allclose(light[own], heavy[own])
+
+
 def test_class_matrix_averages_only_the_steps_after_matrix_from(digits):
     """The first steps of a run do not depend on how long it goes on, so the average over all matrix
     steps of a 12-step run is the count-weighted mix of a 6-step run's and the 12-step run's late average."""
@@ -236,6 +257,10 @@ def test_e2_smoke_writes_both_definitions(tmp_path):
     per_seed = m[m["loss_class"] != m["input_class"]].groupby("seed")["value"].sum() / m.groupby("seed")["value"].sum()
     row = shares[(shares["definition"] == "own+transfer") & (shares["condition"] == "random")].iloc[0]
     assert row["off_diagonal"] == pytest.approx(per_seed.mean(), rel=1e-4)
+    late = tables["matrix_late"]                                     # the second-half matrix, shown beside
+    m = late[(late["definition"] == "own+transfer") & (late["condition"] == "random")]
+    per_seed = m[m["loss_class"] != m["input_class"]].groupby("seed")["value"].sum() / m.groupby("seed")["value"].sum()
+    assert row["off_diagonal_late"] == pytest.approx(per_seed.mean(), rel=1e-4)
     last = gini[(gini["step"] == cfg["steps"]) & (gini["panel"] == "labels") & (gini["condition"] == "random")]
     assert row["final_loss"] == pytest.approx(last["train_loss"].mean(), rel=1e-4)
     assert set(zip(summary["condition"], summary["kind"], summary["p"])) == {

@@ -43,6 +43,11 @@ def test_e5_smoke_writes_curves_csr_and_summary_for_every_condition_and_seed(mni
     want = sorted({0, epochs} | set(range(0, epochs + 1, cfg["csr_every"])))
     assert (csr.groupby("run")["epoch"].apply(sorted) == pd.Series({r: want for r in summary["run"]})).all()
     assert csr["csr"].between(0, 1).all()
+    final = csr[csr.epoch == epochs]                                 # the final search ran every iteration too
+    assert final["csr_all"].notna().all() and (final["csr_all"] >= final["csr"]).all()
+    assert csr[csr.epoch < epochs]["csr_all"].isna().all() and csr["lass_stop"].between(1, cfg["csr_steps"]).all()
+    assert [s["full"] for s in manifest["lass_searches"]][-1] and all(s["iterations"] <= cfg["csr_steps"]
+                                                                       for s in manifest["lass_searches"])
     assert np.allclose(summary.set_index("run")["final_csr"],
                        csr[csr.epoch == epochs].set_index("run")["csr"].reindex(summary["run"]))
     check_settings(curves, ("epoch",))
@@ -54,7 +59,7 @@ def test_e5_smoke_writes_curves_csr_and_summary_for_every_condition_and_seed(mni
     assert metrics["real"] == pytest.approx(mean.at[("none", 0.0), "best_val_acc"], abs=1e-4)
     assert metrics["randY"] == pytest.approx(mean.at[("randY", top), "final_val_acc"], abs=1e-4)
     assert metrics["csr"] == pytest.approx(mean.at[("randY", 1.0), "final_csr"], abs=1e-4)
-    assert manifest["stage"] == "e5.mnist" and manifest["config"]["csr_min_new_share"] == 0.04
+    assert manifest["stage"] == "e5.mnist" and manifest["config"]["csr_min_new"] == 2
     assert manifest["config"]["csr_radius"] == cfg["csr_radius"] == 0.3      # LASS's box comes from params.yaml
 
 

@@ -179,27 +179,29 @@ def adv_seed_of(seed: int) -> int:
 
 def adversarial_loss(model: Batched, xb: torch.Tensor, yb: torch.Tensor, adv: torch.Tensor, *,
                      gens: Sequence[torch.Generator], steps: int, lass_cfg: dict | None = None,
-                     autocast: Callable = contextlib.nullcontext) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-run training loss (K,) with adversarial training, and which points LASS flipped (K, B).
+                     autocast: Callable = contextlib.nullcontext) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-run training loss (K,) with adversarial training, which points LASS flipped (K, B), and the
+    clean pass's logits (K, B, C).
 
-    Every point of the batch gets a LASS search (eval mode, the model's own prediction as target, in
-    fp32). Where the search flipped the prediction, the point's loss is (1 - w)·CE(x) + w·CE(x_adv) on
-    its given label; where it did not, the point has no critical sample in the box and contributes its
-    clean loss CE(x) alone (weight 1, as every point). So a batch with no flip trains exactly like
-    plain training: no hidden (1 - w) cut of the learning rate, and the adversarial term only ever
-    carries critical samples. Both passes run inside model.shared_draws(): the adversarial pass uses the
-    clean pass's dropout masks, and only the clean pass moves the batch-norm running statistics. The
-    adversarial forward runs in fp32 (at the paper's radius x_adv - x is at most 0.3/255, below bf16's
-    resolution); the clean one under `autocast` (the training precision)."""
+    Every point of the batch gets a LASS search of `steps` iterations (eval mode, the model's own
+    prediction as target, in fp32). Where the search flipped the prediction, the point's loss is
+    (1 - w)·CE(x) + w·CE(x_adv) on its given label; where it did not, the point has no critical sample in
+    the box and contributes its clean loss CE(x) alone (weight 1, as every point). So a batch with no flip
+    trains exactly like plain training: no hidden (1 - w) cut of the learning rate, and the adversarial
+    term only ever carries critical samples. Both passes run inside model.shared_draws(): the adversarial
+    pass uses the clean pass's dropout masks, and only the clean pass moves the batch-norm running
+    statistics. The adversarial forward runs in fp32 (at the paper's radius x_adv - x is at most 0.3/255,
+    below bf16's resolution); the clean one under `autocast` (the training precision). No host sync: the
+    adversarial pass runs whether or not anything flipped (a weight-0 or unflipped point keeps ce exactly)."""
     with model.shared_draws():
         with autocast():
-            ce = _ce_each(model(xb), yb)                                # (K, B)
+            logits = model(xb)
+        ce = _ce_each(logits, yb)                                       # (K, B)
         x_adv, flipped = lass(model, xb, gens=gens, steps=steps, **(lass_cfg or {}))  # fp32, eval mode
-        if flipped.any():                                               # else every point keeps its clean loss
-            ce_adv = _ce_each(model(x_adv), yb)                         # fp32, the same masks as the clean pass
-            w = adv.unsqueeze(1)                                        # (K, 1); a weight-0 run keeps ce exactly
-            ce = torch.where(flipped & (w > 0), (1 - w) * ce + w * ce_adv, ce)
-    return ce.mean(1), flipped
+        ce_adv = _ce_each(model(x_adv), yb)                             # fp32, the same masks as the clean pass
+        w = adv.unsqueeze(1)                                            # (K, 1)
+        ce = torch.where(flipped & (w > 0), (1 - w) * ce + w * ce_adv, ce)
+    return ce.mean(1), flipped, logits
 
 
 @torch.no_grad()
@@ -268,6 +270,8 @@ def fit(
     sched = torch.optim.lr_scheduler.StepLR(opt, tc.lr_step, tc.lr_gamma) if tc.lr_step else None
     wd = torch.tensor([s.train.weight_decay for s in specs], device=device)
     adv = torch.tensor([s.train.adv_weight for s in specs], device=device)
+    use_wd = any(s.train.weight_decay > 0 for s in specs)             # decided once: no host sync per step
+    use_adv = any(s.train.adv_weight > 0 for s in specs)
     augment = any(s.train.augment.active for s in specs)
     precision, _ = resolve_precision(tc.precision, device)
     # bf16 autocast covers the training forward only (backward follows it); weights, gradients and
@@ -277,6 +281,9 @@ def fit(
     k, n, bs = data.k, data.n, tc.batch_size
     rows, preds, stopped = [], {}, ""
     flips = {"sum": torch.zeros(k, device=device), "n": 0}  # LASS flips since the last record (adversarial runs)
+    # the epoch's training batches as trained on (training mode: dropout and noise on), right answers and
+    # examples seen: the training accuracy Keras logs, which the paper's Figs. 10 and 11 plot
+    seen = {"right": torch.zeros(k, device=device), "n": 0}
     t0 = time.monotonic()
 
     def record(epoch: int) -> None:
@@ -284,7 +291,9 @@ def fit(
         if track_examples:
             preds[epoch] = pred.to(torch.int16).cpu()
         elapsed = time.monotonic() - t0
-        if adv.any():  # share of the epoch's training points whose LASS search flipped the prediction
+        scores["train_acc_batches"] = seen["right"] / seen["n"] if seen["n"] else torch.full((k,), float("nan"))
+        seen["right"], seen["n"] = torch.zeros(k, device=device), 0
+        if use_adv:  # share of the epoch's training points whose LASS search flipped the prediction
             scores["adv_flipped"] = flips["sum"] / flips["n"] if flips["n"] else torch.full((k,), float("nan"))
             flips["sum"], flips["n"] = torch.zeros(k, device=device), 0
         new = [{"run": i, "seed": specs[i].seed, "epoch": epoch, "lr": opt.param_groups[0]["lr"],
@@ -305,17 +314,20 @@ def fit(
             xb, yb = data.inputs(idx), data.y.gather(1, idx)            # (K, B, C, H, W), (K, B)
             if augment:
                 xb = augment_batch(xb, specs, data_gens)
-            if adv.any():                                               # (K,): see adversarial_loss
-                loss, flipped = adversarial_loss(model, xb, yb, adv, gens=adv_gens, steps=tc.adv_steps,
-                                                 lass_cfg=lass_cfg, autocast=autocast)
+            if use_adv:                                                 # (K,): see adversarial_loss
+                loss, flipped, logits = adversarial_loss(model, xb, yb, adv, gens=adv_gens, steps=tc.adv_steps,
+                                                         lass_cfg=lass_cfg, autocast=autocast)
                 flips["sum"] += flipped.float().mean(1).detach()
                 flips["n"] += 1
             else:
                 with autocast():
-                    loss = _ce(model(xb), yb)                           # (K,)
+                    logits = model(xb)
+                loss = _ce(logits, yb)                                  # (K,)
+            seen["right"] += (logits.detach().argmax(-1) == yb).float().sum(1)
+            seen["n"] += yb.shape[1]
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()                                       # runs are independent: sum of means
-            if wd.any():
+            if use_wd:
                 for p in model.parameters():
                     p.grad.view(k, -1).add_(p.detach().view(k, -1) * wd.unsqueeze(1))
             opt.step()

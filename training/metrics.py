@@ -6,84 +6,137 @@ takes pixels in [0, 1] and normalises internally.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-# The published search's step, noise std and box radius (/255: pixels here are in [0, 1]). The stages pass their
-# own from params.yaml (e5.*.csr_radius/alpha/beta, e6.*.adv_radius/alpha/beta); these defaults serve the tests.
+# Algorithm 1's step, noise std and box radius (/255: pixels here are in [0, 1]). The stages pass their own
+# from params.yaml (e5.*.csr_radius/alpha/beta, e6.*.adv_radius/alpha/beta); these defaults serve the tests.
 ALPHA, BETA, RADIUS = 0.25 / 255, 0.2 / 255, 0.3 / 255
 
 
+@dataclass
+class Search:
+    """What one LASS search over N points found for each of K runs.
+    first_flip: (K, N) the iteration at which each point's prediction first changed (0 = never);
+    stop: (K,) the iteration at which the early-stop rule ended each run's search (the last iteration
+    searched when the rule never fired); iterations: how many iterations were actually computed."""
+
+    first_flip: torch.Tensor
+    stop: torch.Tensor
+    iterations: int
+
+    @property
+    def critical(self) -> torch.Tensor:
+        """(K, N) bool: critical under the early-stop rule (flipped at or before the run's stop)."""
+        return (self.first_flip > 0) & (self.first_flip <= self.stop.unsqueeze(1))
+
+    @property
+    def critical_all(self) -> torch.Tensor:
+        """(K, N) bool: critical at any iteration searched (the early stop ignored)."""
+        return self.first_flip > 0
+
+
 def lass(model, x: torch.Tensor, *, gens: Sequence[torch.Generator], alpha: float = ALPHA, beta: float = BETA,
-         radius: float = RADIUS, steps: int = 100, min_new: int = 0, lo: float = 0.0, hi: float = 1.0):
-    """Langevin adversarial sample search for K runs at once.
+         radius: float = RADIUS, steps: int = 100, min_new: int = 0):
+    """Langevin adversarial sample search (Algorithm 1) for K runs at once, on one batch.
 
     x: (K, B, ...) pixels. Each iteration moves every point up the gradient of the cross-entropy
     with respect to the model's *own* prediction at the start (sign step alpha plus Gaussian noise
-    of std beta), then clips into the L-inf box of `radius` around x and into [lo, hi]. A point
-    is critical once its predicted class differs from the original prediction. A run stops
-    early when one iteration flips fewer than `min_new` new points.
+    of std beta), then projects it into the L-inf box of `radius` around x. Nothing else bounds it:
+    as in Algorithm 1, a searched image may leave the [0, 1] pixel range. A point is critical once
+    its predicted class differs from the original prediction. A run stops when one iteration flips
+    fewer than `min_new` new points of the batch (0 = never; the reference search's rule, whose set
+    is whatever it is given: here the batch).
     Returns (x_adv, flipped): the first critical sample found (else the last iterate), (K, B) bool.
     Always in fp32, even when called inside an autocast region: the box is below bf16's resolution.
     """
     with torch.autocast(x.device.type, enabled=False):
-        return _lass(model, x.float(), gens, alpha, beta, radius, steps, min_new, lo, hi)
-
-
-def _lass(model, x, gens, alpha, beta, radius, steps, min_new, lo, hi):
-    was = model.training
-    model.eval()
-    k = x.shape[0]
-    with torch.no_grad():
-        pred0 = model(x).argmax(-1)                                  # (K, B)
-    flipped = torch.zeros_like(pred0, dtype=torch.bool)
-    active = torch.ones(k, dtype=torch.bool, device=x.device)
-    x_crit, x_t = x.clone(), x.clone()
-    view = (k,) + (1,) * (x.ndim - 1)
-    for it in range(steps + 1):
-        x_t.requires_grad_(True)
-        with torch.enable_grad():
-            logits = model(x_t)
-        if it > 0:  # did the last step flip anything?
-            with torch.no_grad():
-                new = (logits.argmax(-1) != pred0) & ~flipped & active.unsqueeze(1)
-                x_crit[new] = x_t.detach()[new]
-                flipped |= new
-                if min_new:
-                    active &= new.sum(1) >= min_new
-            if it == steps or not active.any():
-                break
-        with torch.enable_grad():
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), pred0.flatten(), reduction="sum")
-            (grad,) = torch.autograd.grad(loss, x_t)
-        with torch.no_grad():
-            noise = torch.stack([torch.randn(x.shape[1:], generator=g, device=x.device) for g in gens])
-            step = alpha * grad.sign() + beta * noise
-            x_t = x_t.detach() + step * active.view(view)
-            x_t = torch.minimum(torch.maximum(x_t, x - radius), x + radius).clamp_(lo, hi)
-    model.train(was)
-    x_adv = torch.where(flipped.view(*flipped.shape, *(1,) * (x.ndim - 2)), x_crit, x_t.detach())
+        state = _Chunk(model, x.float(), radius)
+        search = _search(model, [state], gens, alpha, beta, steps, min_new, full=False)
+    flipped = search.critical
+    x_adv = torch.where(flipped.view(*flipped.shape, *(1,) * (x.ndim - 2)), state.x_crit, state.x_t)
     return x_adv, flipped
 
 
-def critical_sample_ratio(model, x: torch.Tensor, *, seed: int, batch: int, steps: int,
-                          min_new_share: float, **kw) -> tuple[torch.Tensor, torch.Tensor]:
-    """CSR of each of the model's K runs on the points x: (N, C, H, W), searched in batches of `batch`.
-    A run's search of a batch stops early once one iteration flips fewer than `min_new_share` of the
-    batch's points (the published search: 20 of 500 = 0.04; 0 = never), so the rule means the same
-    whatever the number of points searched. Returns (ratio (K,), critical (K, N) bool)."""
+class _Chunk:
+    """The search state of one memory chunk of points: (K, B, ...) origin, iterate, first critical
+    sample, the original prediction and the iteration at which each point first flipped."""
+
+    def __init__(self, model, x, radius):
+        self.x, self.radius = x, radius
+        with torch.no_grad():
+            self.pred0 = model(x).argmax(-1)                          # (K, B)
+        self.x_t, self.x_crit = x.clone(), x.clone()
+        self.first_flip = torch.zeros_like(self.pred0, dtype=torch.long)
+
+
+def _search(model, chunks: list[_Chunk], gens, alpha, beta, steps, min_new, full: bool) -> Search:
+    """Run LASS over every chunk, iteration by iteration. The early-stop rule counts a run's new flips
+    over *all* chunks in an iteration (the chunks only bound memory) and records the iteration at which
+    it fires; a point counts as critical for the run only if it flipped by then (Search.critical). Every
+    run follows the same trajectory whether or not its rule has fired, so with full=True (all `steps`
+    iterations) one search gives both the early-stopped and the all-iterations critical sets; with
+    full=False it ends once every run's rule has fired."""
+    was = model.training
+    model.eval()
+    k = chunks[0].pred0.shape[0]
+    device = chunks[0].x.device
+    stop = torch.full((k,), steps, dtype=torch.long, device=device)
+    active = torch.ones(k, dtype=torch.bool, device=device)     # the early-stop rule has not fired yet
+    done = 0
+    for it in range(steps + 1):                                  # pass it: look at the iterate after `it` steps
+        new = torch.zeros(k, dtype=torch.long, device=device)
+        last = it == steps
+        for c in chunks:
+            x_t = c.x_t.detach().requires_grad_(not last)
+            with torch.enable_grad() if not last else torch.no_grad():
+                logits = model(x_t)
+            if it > 0:
+                with torch.no_grad():
+                    now = (logits.argmax(-1) != c.pred0) & (c.first_flip == 0)
+                    c.x_crit[now] = x_t.detach()[now]
+                    c.first_flip[now] = it
+                    new += now.sum(1)
+            if last:
+                continue
+            with torch.enable_grad():
+                loss = F.cross_entropy(logits.flatten(0, 1).float(), c.pred0.flatten(), reduction="sum")
+                (grad,) = torch.autograd.grad(loss, x_t)
+            with torch.no_grad():
+                noise = torch.stack([torch.randn(c.x.shape[1:], generator=g, device=device) for g in gens])
+                x_next = x_t.detach() + alpha * grad.sign() + beta * noise
+                c.x_t = torch.minimum(torch.maximum(x_next, c.x - c.radius), c.x + c.radius)
+        if it == 0:
+            continue
+        done = it
+        if min_new:
+            fired = active & (new < min_new)
+            stop = torch.where(fired, torch.full_like(stop, it), stop)
+            active &= ~fired
+            if not full and not bool(active.any()):
+                break
+    model.train(was)
+    return Search(torch.cat([c.first_flip for c in chunks], dim=1), stop, done)
+
+
+def critical_sample_ratio(model, x: torch.Tensor, *, seed: int, batch: int, steps: int, min_new: int,
+                          full: bool = False, **kw) -> Search:
+    """LASS over the points x: (N, C, H, W) for each of the model's K runs, as one searched set: the
+    early-stop rule counts new flips over all N points per iteration (the reference search's rule,
+    `min_new` = its threshold of 20; 0 = never stop early); `batch` points are held in memory at a time.
+    full=True searches every run for all `steps` iterations and records where the rule would have stopped
+    it, so the result has both ratios: `.critical.float().mean(1)` (early stop, what the reference
+    reports) and `.critical_all.float().mean(1)` (every iteration)."""
     k = model.k
     gens = [torch.Generator(device=x.device).manual_seed(seed + i) for i in range(k)]
-    flags = []
-    for s in range(0, len(x), batch):
-        xb = x[s : s + batch].unsqueeze(0).expand(k, *x[s : s + batch].shape).contiguous()
-        min_new = max(1, round(min_new_share * xb.shape[1])) if min_new_share > 0 else 0
-        flags.append(lass(model, xb, gens=gens, steps=steps, min_new=min_new, **kw)[1])
-    critical = torch.cat(flags, dim=1)
-    return critical.float().mean(1), critical
+    with torch.autocast(x.device.type, enabled=False):
+        chunks = [_Chunk(model, x[s : s + batch].float().unsqueeze(0).expand(k, *x[s : s + batch].shape).contiguous(),
+                         kw.get("radius", RADIUS)) for s in range(0, len(x), batch)]
+        return _search(model, chunks, gens, kw.get("alpha", ALPHA), kw.get("beta", BETA), steps, min_new, full)
 
 
 # ---------------------------------------------------------------------------------------------

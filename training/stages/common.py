@@ -45,7 +45,7 @@ SETTINGS = ("dataset", "arch", "width", "depth", "n_train", "kind", "p", "regula
 # Headline metrics (artifacts/metrics/*.json, what `dvc metrics show` prints): at most MAX_HEADLINE per
 # stage, named from this one short vocabulary so that every stage's row fits one terminal line. What each
 # means in a stage is said by that stage's `headline` docstring and the README's experiment table.
-HEADLINE = ("real", "randX", "randY", "half", "gap", "csr", "repro", "partly", "not")
+HEADLINE = ("real", "randX", "randY", "half", "gap", "csr", "repro", "partly", "open", "not")
 MAX_HEADLINE = 6
 
 
@@ -190,14 +190,16 @@ def setting_columns(table: pd.DataFrame) -> list[str]:
 def per_run(curves: pd.DataFrame, target: float = 1.0) -> pd.DataFrame:
     """The "final and best" table of a curves table, one row per run: its settings, then final_epoch,
     final_train_acc (on the labels as given), final_train_acc_clean / _corrupted (its clean and its
-    corrupted examples), final_val_acc, best_epoch and best_val_acc (the best validation epoch, the first
-    on ties) and fit_epoch (first epoch at `target` training accuracy; empty if never)."""
+    corrupted examples), final_val_acc, final_train_acc_batches (the last epoch's training batches as trained
+    on, in training mode: the accuracy Keras logs), best_epoch and best_val_acc (the best validation epoch,
+    the first on ties) and fit_epoch (first epoch at `target` training accuracy, eval mode; empty if never)."""
     last = curves.sort_values("epoch").groupby("run").tail(1).set_index("run").sort_index()
     best = best_val(curves)
     out = last[setting_columns(curves)].copy()
     out["final_epoch"] = last["epoch"]
-    for col in ("train_acc", "train_acc_clean", "train_acc_corrupted", "val_acc"):
-        out[f"final_{col}"] = last[col]
+    for col in ("train_acc", "train_acc_clean", "train_acc_corrupted", "val_acc", "train_acc_batches"):
+        if col in last.columns:
+            out[f"final_{col}"] = last[col]
     out["best_epoch"], out["best_val_acc"] = best["best_epoch"], best["best_val_acc"]
     out["fit_epoch"] = epochs_to_fit(curves, "train_acc", target)
     return out.reset_index()
@@ -385,6 +387,10 @@ def stage_main(name: str, config_cls, run: Callable[[object, Context], Result], 
         sys.exit(f"params.yaml: {err}")
     torch.set_num_threads(threads)  # deliberate: every core of the machine unless params say otherwise
     torch.set_flush_denormal(True)  # tiny weights late in training otherwise slow CPU steps 5x (E5 CIFAR: 11 -> 60 s/epoch)
+    # fp32 means fp32 on a GPU too: no TF32 in matmuls or convolutions (cuDNN allows it by default), so the
+    # measurements the CPU set takes in fp32 (LASS/CSR, E2, the adversarial search) are not TF32 there
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     run_spec = getattr(cfg, "run", None)
     asked = run_spec.train.precision if isinstance(run_spec, RunSpec) else asked
     used, why = resolve_precision(asked, device) if isinstance(run_spec, RunSpec) else ("fp32", "")

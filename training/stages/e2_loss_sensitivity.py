@@ -7,11 +7,12 @@ so far, one number per example, is summarised by its Gini coefficient at log-spa
 a few examples carry most of the sensitivity (patterns), low when it is spread evenly (memorization).
 
 Two definitions of L_t are measured in the same run (training.sensitivity.DEFINITIONS):
-- "own+transfer" reads the paper's words, "the loss after t steps": the mean loss at the current
-  weights over the whole training set (the current minibatch standing in for it, and each window
-  input's own loss at its weight 1/N), so x's own term (its own loss through its own forward pass)
-  counts as well as its effect through the unrolled updates. The claims use it.
+- "own+transfer": the loss after t steps read as the training loss, the mean at the current weights over
+  the whole training set (the current minibatch standing in for it, and each window input's own loss at
+  its time-averaged weight 1/N: 1 / (window x batch_size) at the steps it is in the window), so x's own
+  term (its own loss through its own forward pass) counts as well as its effect through the updates.
 - "transfer": the next minibatch's loss only (x reaches it only through the updates).
+The paper states neither; the claims judge both and say when the verdict depends on the choice.
 
 Panels and conditions (inputs replaced by Gaussian noise with the digits' mean and std, randX):
 - labels: "real" (digits, true labels), "50% real" (a fraction `half` of the inputs replaced),
@@ -22,10 +23,10 @@ seed gives the same init and data order in every condition of its panel (paired 
 seed draws its own noise (seed data_seed + seed). Runs are on the CPU whatever `device` says: the
 model is tiny and a step costs Python overhead, not arithmetic.
 
-Class matrix (Fig. 4) averaging rule: only the steps where both the real and the random-input nets
-are learning count, taken as the second part of training, steps t > matrix_start x steps (the
-random-input net is well below chance loss by then; the summary records its whole-training-set loss
-at that step, `matrix_from_loss`, so this can be checked).
+Class matrix (Fig. 4): averaged over every `matrix_every`-th step of training, as the paper's formula
+(1/T) sum_t; beside it, matrix_late.csv averages only the second part of training, steps t > matrix_start
+x steps, where both nets are learning (the summary records the random-input net's whole-training-set
+loss at that step, `matrix_from_loss`).
 
 Tables (artifacts/e2/):
 - gini.csv: panel, definition, condition, p (share of noise inputs), seed, step, gini, loss (that
@@ -34,14 +35,16 @@ Tables (artifacts/e2/):
 - matrix.csv (Fig. 4, labels panel, "real" and "random"): definition, condition, seed, loss_class,
   input_class, value (mean over every `matrix_every`-th step after the matrix start of
   sum_x ||dL_t(loss_class examples)/dx||_1 over the inputs x of input_class), share (value / the
-  seed's matrix total).
+  seed's matrix total). The average runs over every `matrix_every`-th step.
+- matrix_late.csv: the same, averaged over the steps after the matrix start only.
 - examples.csv: panel, definition, condition, seed, example (index in the source file), label (digit
   class), noise (input replaced), g (mean sensitivity over all steps), rank (0 = most sensitive).
 - summary.csv: one row per panel x definition x condition — the shared setting columns but seed
   (common.SETTINGS; kind randX or none), panel, definition, condition, seeds,
   final_step, gini_mean, gini_std, dip_gini (lowest mean Gini), dip_step, off_diagonal (mean over
-  seeds of the share off the diagonal; labels panel only), off_diagonal_std, final_loss (whole
-  training set, mean over seeds), matrix_from (first step of the class-matrix average),
+  seeds of the share off the diagonal, all steps; labels panel only), off_diagonal_std, final_loss (whole
+  training set, mean over seeds), off_diagonal_late and off_diagonal_late_std (the second-half matrix),
+  matrix_from (the step after which the second-half matrix averages),
   matrix_from_loss (whole-training-set loss there, mean over seeds).
 Metrics JSON: see `headline`.
 """
@@ -81,7 +84,8 @@ class Config:
     checkpoints: int = opt(lo=1, hi=1000, help="log-spaced steps at which the Gini is recorded")
     first_checkpoint: int = opt(lo=1, hi=10_000_000, help="first of them (before ~1 epoch, unseen examples inflate it)")
     matrix_every: int = opt(lo=0, hi=1_000_000, help="steps between class-matrix measurements (0 = no matrix)")
-    matrix_start: float = opt(lo=0.0, hi=0.99, help="the class matrix averages the steps after this share of training")
+    matrix_start: float = opt(lo=0.0, hi=0.99, help="start of the second-half class matrix shown beside the all-steps "
+                                                     "one, as a share of training")
 
     def __post_init__(self):
         if self.first_checkpoint > self.steps:
@@ -122,7 +126,7 @@ def workload(cfg: Config) -> list[Work]:
         dims = [cfg.size * cfg.size] + [cfg.width] * cfg.depth + [n_out]
         fwd = 2 * sum(a * b for a, b in zip(dims, dims[1:]))           # multiply-adds x 2, one example
         per_step = 3 * (4 * cfg.window + 1) * cfg.batch_size * fwd     # + the window inputs' own losses at theta_t
-        matrix_steps = (cfg.steps - matrix_from(cfg)) // cfg.matrix_every if cfg.matrix_every and panel == "labels" else 0
+        matrix_steps = cfg.steps // cfg.matrix_every if cfg.matrix_every and panel == "labels" else 0
         flops = k * (cfg.steps * per_step + matrix_steps * 9 * per_step)
         out.append(Work(f"{panel}: {k} runs x {cfg.steps} steps (own loop)", flops=float(flops),
                         steps=cfg.steps + 9 * matrix_steps))
@@ -137,7 +141,8 @@ def run(cfg: Config, ctx: Context) -> Result:
     workers = min(len(cfg.panels), torch.get_num_threads())
     tables = _panels(cfg, ctx, train, marks)
     result = Result(tables=tables)
-    result.tables["summary"] = _summary(cfg, tables["gini"], tables.get("matrix"), matrix_from(cfg))
+    result.tables["summary"] = _summary(cfg, tables["gini"], tables.get("matrix"), tables.get("matrix_late"),
+                                        matrix_from(cfg))
     result.metrics = headline(result.tables["summary"])
     result.extra.update(checkpoint_steps=marks, panel_workers=max(1, workers), definitions=list(DEFINITIONS),
                         matrix_from=matrix_from(cfg))
@@ -158,7 +163,7 @@ def _train_panel(**kw):
 def _panels(cfg: Config, ctx: Context, train: D.Images, marks: list[int]) -> dict[str, pd.DataFrame]:
     """Every panel's runs, trained as one batched model per panel: the gini, matrix and examples tables."""
     mean, std = train.pixel_stats()
-    gini, matrices, examples = [], [], []
+    gini, matrices, lates, examples = [], [], [], []
     jobs, panel_runs, panel_noise = [], [], []
     for panel in cfg.panels:
         runs = [(cond, p, seed) for cond, p in conditions(cfg, panel) for seed in cfg.seeds]
@@ -173,12 +178,13 @@ def _panels(cfg: Config, ctx: Context, train: D.Images, marks: list[int]) -> dic
             n_classes=len(train) if own else 10, width=cfg.width, depth=cfg.depth,
             lr=cfg.own_lr if own else cfg.lr, batch_size=cfg.batch_size, steps=cfg.steps, window=cfg.window,
             checkpoints=marks, seed=[seed for _, _, seed in runs], matrix_every=0 if own else cfg.matrix_every,
-            matrix_from=matrix_from(cfg), class_labels=train.y))
+            matrix_from=0, late_from=matrix_from(cfg), class_labels=train.y,
+            own_weight=1.0 / (cfg.window * cfg.batch_size)))
         panel_runs.append(runs)
         panel_noise.append(noisy)
     # the panels are independent: one worker process each when there are cores for it
-    for panel, runs, noisy, (table, g, matrix, seconds) in zip(cfg.panels, panel_runs, panel_noise,
-                                                               parallel_map(_train_panel, jobs)):
+    for panel, runs, noisy, (table, g, matrix, late, seconds) in zip(cfg.panels, panel_runs, panel_noise,
+                                                                     parallel_map(_train_panel, jobs)):
         ctx.log(f"{panel}: {len(runs)} runs x {cfg.steps} steps in {seconds:.1f}s")
         info = pd.DataFrame(runs, columns=["condition", "p", "seed"])
         table = info.iloc[table.pop("run").to_numpy()].reset_index(drop=True).join(table)
@@ -193,9 +199,11 @@ def _panels(cfg: Config, ctx: Context, train: D.Images, marks: list[int]) -> dic
                     "rank": np.argsort(np.argsort(-g[d, r], kind="stable"))}))
                 if matrix is not None and c in ("real", "random"):
                     matrices.append(_matrix_rows(matrix[d, r], name, c, s))
+                    lates.append(_matrix_rows(late[d, r], name, c, s))
     tables = {"gini": pd.concat(gini, ignore_index=True)}
     if matrices:
         tables["matrix"] = pd.concat(matrices, ignore_index=True)
+        tables["matrix_late"] = pd.concat(lates, ignore_index=True)
     tables["examples"] = pd.concat(examples, ignore_index=True)
     return tables
 
@@ -216,10 +224,12 @@ def off_diagonal(matrix: pd.DataFrame) -> pd.Series:
     return grouped["off"].sum() / grouped["value"].sum()
 
 
-def _summary(cfg: Config, gini: pd.DataFrame, matrix: pd.DataFrame | None, start: int) -> pd.DataFrame:
+def _summary(cfg: Config, gini: pd.DataFrame, matrix: pd.DataFrame | None, late: pd.DataFrame | None,
+             start: int) -> pd.DataFrame:
     """One row per panel x definition x condition, led by the shared setting columns (common.SETTINGS
     but seed: this stage's own loop trains a width x depth MLP on n_examples digits, noise = randX)."""
     shares = off_diagonal(matrix) if matrix is not None else None
+    late_shares = off_diagonal(late) if late is not None else None
     rows = []
     for (panel, definition, cond), g in gini.groupby(["panel", "definition", "condition"], sort=False):
         by_step = g.groupby("step")["gini"].mean()
@@ -233,11 +243,15 @@ def _summary(cfg: Config, gini: pd.DataFrame, matrix: pd.DataFrame | None, start
                "panel": panel, "definition": definition, "condition": cond, "seeds": g["seed"].nunique(), "final_step": int(final), "gini_mean": last["gini"].mean(),
                "gini_std": last["gini"].std(), "dip_gini": by_step.min(), "dip_step": int(by_step.idxmin()),
                "off_diagonal": np.nan, "off_diagonal_std": np.nan, "final_loss": last["train_loss"].mean(),
+               "off_diagonal_late": np.nan, "off_diagonal_late_std": np.nan,
                "matrix_from": np.nan, "matrix_from_loss": np.nan}
         if shares is not None and panel == "labels" and (definition, cond) in shares.index.droplevel("seed"):
             s = shares[(definition, cond)]
             row.update(off_diagonal=s.mean(), off_diagonal_std=s.std(), matrix_from=start,
                        matrix_from_loss=at_start.mean() if len(at_start) else np.nan)
+            if late_shares is not None:
+                s_late = late_shares[(definition, cond)]
+                row.update(off_diagonal_late=s_late.mean(), off_diagonal_late_std=s_late.std())
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -10,10 +10,14 @@ Outputs (in --out):
   curves.csv   run, <SETTINGS>, epoch, lr, train_loss, train_acc, train_acc_clean, train_acc_corrupted,
                train_acc_true, val_loss, val_acc, seconds   (one row per run x epoch; <SETTINGS>: the setting
                columns every stage shares, common.SETTINGS: dataset ... kind (none|randX|randY), p ... seed)
-  csr.csv      run, <SETTINGS>, epoch, csr                  (one row per run x CSR epoch)
+  csr.csv      run, <SETTINGS>, epoch, csr (LASS with the reference's early stop: fewer than csr_min_new new
+               flips over the whole searched set in an iteration), csr_all (final epoch only: every point
+               flipped in any of csr_steps iterations), lass_stop (the iteration at which the rule ended
+               that run's search)                          (one row per run x CSR epoch)
   summary.csv  run, <SETTINGS>, the "final and best" columns of common.per_run (final_epoch, final_train_acc,
                final_train_acc_clean, final_train_acc_corrupted, final_val_acc, best_epoch, best_val_acc,
-               fit_epoch: first epoch at 100 % train acc, empty if never), final_csr
+               fit_epoch: first epoch at fit_target train acc, empty if never), final_csr, final_csr_all,
+               final_lass_stop
   clock.csv    example (source index), epoch, true_label, given_label, relabelled, pred, state (given|true|neither)
   clock_gallery.npz   images (uint8), index, label, given            -- the digits the clock follows
   teaser.csv   split (train|val), example, true_label, random_label (-1 on val), pred_real, pred_random
@@ -48,13 +52,14 @@ class Config:
     data_seed: int = opt(lo=0, hi=2**31 - 1, help="seed of the subset and of the corruption draw")
     csr_every: int = opt(lo=1, hi=1000, help="epochs between CSR measurements")
     csr_points: int = opt(lo=1, hi=10000, help="validation points searched by LASS (a stratified draw)")
-    csr_batch: int = opt(lo=1, hi=10000, help="points searched together; the early stop counts per batch")
+    csr_batch: int = opt(lo=1, hi=10000, help="points held in memory at a time (the early stop counts over all points)")
     csr_steps: int = opt(lo=1, hi=1000, help="max LASS iterations")
-    csr_min_new_share: float = opt(lo=0.0, hi=1.0,
-                                   help="LASS stops once an iteration flips fewer than this share of a batch (0 = never)")
+    csr_min_new: int = opt(lo=0, hi=10000, help="LASS stops once an iteration flips fewer than this many new points "
+                                                "of the whole searched set (the reference's threshold: 20; 0 = never)")
     csr_radius: float = opt(lo=0.0, hi=255.0, help="LASS box radius around each point, 0-255 pixel scale (paper: 0.3)")
     csr_alpha: float = opt(lo=0.0, hi=255.0, help="LASS sign-step size, 0-255 pixel scale (paper: 0.25)")
     csr_beta: float = opt(lo=0.0, hi=255.0, help="LASS noise std, 0-255 pixel scale (paper: 0.2)")
+    fit_target: float = opt(lo=0.5, hi=1.0, help="training accuracy (labels as given) at which a run counts as fitted")
     clock_p: float = opt(lo=0.0, hi=1.0, help="randY level of the run whose examples the memorization clock follows")
     clock_examples: int = opt(lo=0, hi=5000, help="training examples followed by the clock (half clean, half corrupted)")
     checkpoints: bool = opt(help="save the real-label and random-label models (seed 0)")
@@ -94,25 +99,35 @@ def run(cfg: Config, ctx: Context) -> Result:
     csr_x = D.stratified_subset(val, cfg.csr_points, cfg.data_seed).x.to(ctx.device)  # every class, not the split's head
     specs, corrs, _ = runs_of(cfg)
     csr_rows: list[dict] = []
+    searches: list[dict] = []  # one per LASS search: epoch, runs, iterations computed (for the manifest)
     clock_run = find(cfg, specs, corrs, "randY", cfg.clock_p)
 
     def measure_csr(report):  # called after every epoch of every batch
-        if report["epoch"] % cfg.csr_every and report["epoch"] != report["epochs"]:
+        final = report["epoch"] == report["epochs"]
+        if report["epoch"] % cfg.csr_every and not final:
             return
-        ratio, _ = critical_sample_ratio(report["model"], csr_x, seed=report["epoch"], batch=cfg.csr_batch,
-                                         steps=cfg.csr_steps, min_new_share=cfg.csr_min_new_share,
-                                         radius=cfg.csr_radius / 255, alpha=cfg.csr_alpha / 255, beta=cfg.csr_beta / 255)
-        csr_rows.extend({"run": row["run"], "epoch": report["epoch"], "csr": r}
-                        for row, r in zip(report["rows"], ratio.tolist()))
+        # at the final epoch every run is searched for all csr_steps iterations, so the table also has the
+        # CSR without the early stop (csr_all) beside the reference rule's (csr)
+        found = critical_sample_ratio(report["model"], csr_x, seed=report["epoch"], batch=cfg.csr_batch,
+                                      steps=cfg.csr_steps, min_new=cfg.csr_min_new, full=final,
+                                      radius=cfg.csr_radius / 255, alpha=cfg.csr_alpha / 255, beta=cfg.csr_beta / 255)
+        ratio, ratio_all = found.critical.float().mean(1).tolist(), found.critical_all.float().mean(1).tolist()
+        searches.append({"epoch": report["epoch"], "runs": len(report["rows"]), "iterations": found.iterations,
+                         "full": final})
+        csr_rows.extend({"run": row["run"], "epoch": report["epoch"], "csr": r, "csr_all": r_all if final else np.nan,
+                         "lass_stop": int(stop)}
+                        for row, r, r_all, stop in zip(report["rows"], ratio, ratio_all, found.stop.tolist()))
 
     ctx.log(f"{len(specs)} runs on {len(train)} {cfg.dataset} examples")
     curves, histories = fit_all(specs, corrs, train, val, ctx, on_epoch=measure_csr,
                                 track_examples=cfg.clock_examples > 0)
     settings = curves[["run", *setting_columns(curves)]].drop_duplicates("run")
-    csr = settings.merge(pd.DataFrame(csr_rows, columns=["run", "epoch", "csr"]), on="run")
-    summary = per_run(curves).merge(csr.sort_values("epoch").groupby("run")["csr"].last().rename("final_csr"),
-                                    on="run", how="left")
+    csr = settings.merge(pd.DataFrame(csr_rows, columns=["run", "epoch", "csr", "csr_all", "lass_stop"]), on="run")
+    last = csr.sort_values("epoch").groupby("run")[["csr", "csr_all", "lass_stop"]].last()
+    summary = per_run(curves, cfg.fit_target).merge(last.rename(columns={"csr": "final_csr", "csr_all": "final_csr_all",
+                                                         "lass_stop": "final_lass_stop"}), on="run", how="left")
     result = Result(tables={"curves": curves, "csr": csr, "summary": summary})
+    result.extra["lass_searches"] = searches
     if clock_run is not None and cfg.clock_examples:
         result.tables["clock"], result.arrays["clock_gallery"] = _clock(cfg, train, histories, clock_run,
                                                                         corrs[clock_run])
