@@ -125,8 +125,8 @@ def write_json(obj: dict, path: Path) -> None:
 
 
 def held_files(out: Path, outputs: dict[str, list[Path]], record: dict) -> list[Path]:
-    """The set's files an archive may hold: its own (META) and the outputs of every stage it holds."""
-    files = [out / m for m in META if (out / m).is_file()]
+    """The files of every stage the set holds (its outputs)."""
+    files = []
     for name, entry in record["stages"].items():
         if entry["status"] not in HELD:
             continue
@@ -158,7 +158,7 @@ def pack(out: Path, outputs: dict[str, list[Path]], record: dict, archive: Path 
     files = held_files(out, outputs, record) if archive else []
     left = []
     for f in files:
-        if f.name not in META and f.stat().st_size > file_mib * MIB:
+        if f.stat().st_size > file_mib * MIB:
             left.append({"path": f.relative_to(out).as_posix(), "bytes": f.stat().st_size,
                          "why": f"{f.stat().st_size / 1e6:.1f} MB, over the {file_mib:g} MiB a file may take in the "
                                 f"archive (one archive of at most {limit_mib:g} MiB comes back from the GPU machine)"})
@@ -169,11 +169,10 @@ def pack(out: Path, outputs: dict[str, list[Path]], record: dict, archive: Path 
             return 0
         gone = {e["path"] for e in left}
         kept = [f for f in files if f.relative_to(out).as_posix() not in gone]
-        size = _tar(out, kept, archive)
-        droppable = [f for f in kept if f.name not in META]
-        if size <= limit_mib * MIB or not droppable:
+        size = _tar(out, [out / m for m in META if (out / m).is_file()] + kept, archive)
+        if size <= limit_mib * MIB or not kept:
             return size
-        big = max(droppable, key=lambda f: f.stat().st_size)
+        big = max(kept, key=lambda f: f.stat().st_size)
         left.append({"path": big.relative_to(out).as_posix(), "bytes": big.stat().st_size,
                      "why": f"the archive came to {size / MIB:.1f} MiB, over its {limit_mib:g} MiB; the largest "
                             "file left out"})

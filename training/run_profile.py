@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import importlib
 import json
 import math
@@ -111,18 +112,42 @@ def reusable(stage: PL.Stage, params: dict, dvc_spec: dict, artifacts: Path = AR
     return manifest.get("profile") == "cpu" and _plain(manifest.get("config")) == _plain(to_dict(cfg))
 
 
-def estimates(params: dict, device: str) -> tuple[dict, str]:
-    """The planner's estimate per stage on `device` (a name under params `plan.devices`), and a note when it
-    could not be had (the run then starts every stage while time is left)."""
+def estimates_key(params: dict, device: str) -> str:
+    """What the planner's estimates depend on: the params (profile included), the device, training/'s code."""
+    code = b"".join(f.read_bytes() for f in sorted((ROOT / "training").rglob("*.py")))
+    return hashlib.md5(json.dumps([params, device], sort_keys=True, default=str).encode() + code).hexdigest()
+
+
+def estimates(params: dict, device: str, cache: Path | None = None) -> tuple[dict, str]:
+    """The planner's estimate per stage on `device` (a name under params `plan.devices`), and a note on where
+    it came from or why there is none (the run then starts every stage while time is left). The planner
+    takes minutes on a small CPU, so `cache` keeps its answer: read when it was made from these params,
+    profile, device and training/ code (their md5), else computed and written. Made before a lent GPU run
+    (tools/gpu_run.sh), it costs that run no device time."""
+    key = estimates_key(params, device)
+    if cache and cache.is_file():
+        try:
+            saved = json.loads(cache.read_text())
+            if saved.get("key") == key:
+                return saved["stages"], f"the planner's, made before the run ({cache.name}, {saved.get('made')})"
+        except (OSError, ValueError, KeyError):
+            pass
     try:
         if hasattr(PL, "device"):
             dev = PL.device(device, params)
         else:  # the planner before its device table (training.plan.device): the same entry, read here
             spec = params.get("plan") or {}
             dev = PL.Device(device, efficiency=float(spec.get("efficiency", 0.5)), **spec["devices"][device])
-        return {r["stage"]: r for r in PL.plan(params, dev)}, ""
+        rows = {r["stage"]: {"minutes": float(r["minutes"]), "bound": bool(r.get("bound")),
+                             "tflop": float(r.get("tflop", 0.0))} for r in PL.plan(params, dev)}
     except Exception as err:  # noqa: BLE001 - metadata must not stop the run
         return {}, f"no planner estimate ({type(err).__name__}: {err})"
+    if cache:
+        made = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"key": key, "made": made, "profile": params.get("profile"), "device": device,
+                                     "stages": rows}, indent=1) + "\n")
+    return rows, "the planner's, computed at the start of the run"
 
 
 def kill_tree(pid: int) -> None:
@@ -232,6 +257,8 @@ def main(argv=None) -> None:
     ap.add_argument("--reserve-s", type=float, default=20.0, help="seconds before the deadline kept for claims")
     ap.add_argument("--archive", default=None, help="pack the set into this .tar.gz after every stage")
     ap.add_argument("--no-reuse", action="store_true", help="also run stages whose settings equal the CPU profile's")
+    ap.add_argument("--estimates", default=None, help="a cache of the planner's estimates (JSON): read when made "
+                                                      "from these params and code, else computed and written")
     ap.add_argument("--plan-only", action="store_true", help="print the order and the estimates, run nothing")
     args = ap.parse_args(argv)
     t_start = time.monotonic()
@@ -253,7 +280,7 @@ def main(argv=None) -> None:
     chosen = [s for s in stages if not wanted or s.name in wanted]
     dvc_spec = yaml.safe_load(PL.DVC_YAML.read_text())["stages"]
     copied = {s.name for s in chosen if not args.no_reuse and reusable(s, params, dvc_spec)}
-    estimate, note = estimates(params, args.plan_device)
+    estimate, note = estimates(params, args.plan_device, Path(args.estimates) if args.estimates else None)
     print_plan(chosen, copied, estimate, f"profile {args.profile}, minutes per stage by the planner on "
                f"{args.plan_device}" + (f" (a stage starts if {args.margin:g} x its minutes fit)" if args.margin != 1
                                         else "") + (f", deadline {args.deadline_s:g} s" if args.deadline_s else "")
