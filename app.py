@@ -45,6 +45,33 @@ def result_set_switch() -> None:
         st.sidebar.caption(HOW_GPU.format(minutes=gpu_minutes()))
     if st.session_state[A.STATE_KEY] != names[0] or "results" in st.query_params:
         st.query_params["results"] = st.session_state[A.STATE_KEY]  # a shared link shows the same set
+    result_set_state(A.selected())
+
+
+def result_set_state(chosen: A.ResultSet) -> None:
+    """What the chosen set lacks: an under-trained run (never the default), a partial run's missing stages
+    (and which set the pages show for them), each stage's status from resultset.json."""
+    if chosen.under_trained:
+        st.sidebar.warning(f"⚠️ **Under-trained:** {chosen.info.get('under_trained_why', '')}. Pages still show it "
+                           "when picked, but never by default.")
+    if not chosen.partial:
+        return
+    instead = A.elsewhere()
+    labels = {s.name: s.label for s in A.result_sets()}
+    note = "; ".join(f"**{labels.get(name, name)}** for " + ", ".join(f"`{f}`" for f in folders)
+                     for name, folders in _by_set(instead).items())
+    st.sidebar.caption(f"**Partial set:** {chosen.held} of {len(chosen.stages)} stages finished. "
+                       + (f"The pages show the rest from {note}." if note else ""))
+    with st.sidebar.expander("Stages of this set"):
+        st.markdown("\n".join(f"- `{name}` {s.get('status', '?')}" + (f": {s['why']}" if s.get("why") else "")
+                              for name, s in chosen.stages.items()))
+
+
+def _by_set(folders: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for folder, name in folders.items():
+        out.setdefault(name, []).append(folder)
+    return out
 
 
 def gpu_minutes() -> str:

@@ -126,7 +126,47 @@ def test_a_shared_link_opens_the_set_it_names(app, results):
 def test_the_default_is_the_largest_scale_set_present(app, results, tmp_path):
     shutil.copytree(results / "smoke", tmp_path / "big")
     info = json.loads((tmp_path / "big" / "resultset.json").read_text())
-    (tmp_path / "big" / "resultset.json").write_text(json.dumps({**info, "profile": "paper"}))
+    # the smoke set's nets memorize nothing (under-trained), which alone would keep it from being the default
+    (tmp_path / "big" / "resultset.json").write_text(json.dumps({**info, "profile": "paper", "under_trained": False}))
     at = app(tmp_path, "chapters/10_conclusion.py")
     assert not at.exception
     assert at.sidebar.radio[0].value == "big" and "paper profile" in at.info[0].value
+
+
+def _gpu_set(results: Path, under_trained: bool = False) -> None:
+    """A GPU set that ended early: e5@cifar10 and e6@cifar_dropout finished (artifacts/' folders stand in for
+    them), e6@cifar_adversarial killed at the deadline, every other stage skipped."""
+    finished = {"e5@cifar10": "e5/cifar10", "e6@cifar_dropout": "e6/cifar_dropout"}
+    for folder in finished.values():
+        shutil.copytree(ART / folder, results / "gpu" / folder)
+    stages = {s.name: {"status": "finished", "why": ""} if s.name in finished else
+              {"status": "skipped", "why": "the deadline (510 s) came before it could start"} for s in pipeline()}
+    stages["e6@cifar_adversarial"] = {"status": "timed out", "why": "killed at the deadline after 200 s"}
+    (results / "gpu" / "resultset.json").write_text(json.dumps({
+        "name": "gpu", "profile": "gpu", "device": "cuda", "device_name": "H200", "stages": stages,
+        "under_trained": under_trained, "under_trained_why": "random labels are not memorized (e6/cifar_dropout)"}))
+
+
+def test_a_partial_set_shows_what_it_has_and_names_the_set_shown_for_the_rest(app, tmp_path):
+    _gpu_set(tmp_path)
+    at = app(tmp_path)
+    assert not at.exception
+    switch = at.sidebar.radio[0]
+    assert switch.value == "gpu" and "partial, 2 of" in switch.options[0]     # still the default: the largest scale
+    said = "\n".join(c.value for c in at.sidebar.caption)
+    assert "Partial set" in said and "CPU profile" in said and "`e5/mnist`" in said and "`e5/cifar10`" not in said
+    assert any(e.label == "Stages of this set" for e in at.sidebar.expander)
+    assert "killed at the deadline" in "\n".join(m.value for m in at.sidebar.markdown)
+    shown = [c.value for c in at.caption if "Results:" in c.value]          # a chart of a stage the set lacks
+    assert shown and all("CPU profile" in c and "has no `" in c for c in shown), shown
+    assert A.source("e5/cifar10").name == "gpu" and A.source("e5/mnist").name == "cpu"   # outside a session too
+
+
+def test_an_under_trained_set_is_marked_and_never_the_default(app, tmp_path):
+    _gpu_set(tmp_path, under_trained=True)
+    at = app(tmp_path)
+    assert not at.exception and at.sidebar.radio[0].value == "cpu"
+    assert "under-trained" in at.sidebar.radio[0].options[1]
+    at = app(tmp_path, query={"results": "gpu"})                            # picked by a link, it shows, marked
+    assert not at.exception and at.sidebar.radio[0].value == "gpu"
+    assert "Under-trained" in at.sidebar.warning[0].value and "not memorized" in at.sidebar.warning[0].value
