@@ -151,12 +151,17 @@ def test_a_stage_whose_settings_equal_the_cpu_profiles_is_copied_not_rerun(tmp_p
     (art / "metrics" / "e2.json").write_text("{}")
     manifest = {"profile": "cpu", "config": to_dict(cfg)}
     (art / "e2" / "manifest.json").write_text(json.dumps(manifest))
-    assert reusable(stage["e2"], params, spec, art)
-    assert not reusable(stage["e2"], {**params, "profile": "cpu"}, spec, art)  # the CPU profile itself runs
+    deps = [d for d in spec["e2"]["deps"]]
+    lock = {"e2": {"deps": [{"path": d, "md5": RS.md5(ROOT / d)} for d in deps]}}   # made by today's code
+    assert reusable(stage["e2"], params, spec, art, lock)
+    assert not reusable(stage["e2"], {**params, "profile": "cpu"}, spec, art, lock)  # the CPU profile itself runs
+    stale = {"e2": {"deps": [{"path": d, "md5": "0" * 32 if d.endswith("sensitivity.py") else RS.md5(ROOT / d)}
+                             for d in deps]}}
+    assert not reusable(stage["e2"], params, spec, art, stale)                  # made by older code
     (art / "e2" / "manifest.json").write_text(json.dumps({**manifest, "config": {**manifest["config"], "steps": 1}}))
-    assert not reusable(stage["e2"], params, spec, art)                         # artifacts/ made otherwise
-    assert not reusable(stage["e5@cifar10"], params, spec, art)                # the gpu profile changes it
-    assert not reusable(stage["claims"], params, spec, art)                    # reads the set's own stages
+    assert not reusable(stage["e2"], params, spec, art, lock)                   # artifacts/ made otherwise
+    assert not reusable(stage["e5@cifar10"], params, spec, art, lock)          # the gpu profile changes it
+    assert not reusable(stage["claims"], params, spec, art, lock)              # reads the set's own stages
     assert SAME == "from artifacts/, same settings"
 
 

@@ -8,8 +8,9 @@ has artifacts/' layout and the app reads either. In this order:
 
   reuse     a stage whose settings under the profile equal the CPU profile's (each stage's Config through
             training.stages.common.stage_config) and whose artifacts/ folder was made with exactly those
-            settings is copied from artifacts/, not rerun: "from artifacts/, same settings" (E2 trains on
-            the CPU anyway; the gpu profile's MNIST E6 items are the CPU's). --no-reuse runs everything.
+            settings (its manifest) by today's code and data (dvc.lock's md5 of each dependency) is copied
+            from artifacts/, not rerun: "from artifacts/, same settings" (E2 trains on the CPU anyway; the
+            gpu profile's MNIST E6 and augment items are the CPU's). --no-reuse runs everything.
   order     the others by what they add that the CPU set cannot show, VALUE first (CIFAR-10 at full width);
             claims and plan last, since they only read or count.
   deadline  with --deadline-s, a stage starts only if the planner's estimate for --plan-device (training.plan,
@@ -50,7 +51,7 @@ import yaml
 
 from . import plan as PL
 from .config import ROOT, ConfigError, load_params, stage_section, to_dict
-from .resultset import HELD, RESULTSET, lock_entry, outputs, pack, rerooted
+from .resultset import HELD, RESULTSET, lock_entry, md5, outputs, pack, rerooted
 from .stages import common
 
 # What a set of another profile adds that the CPU set cannot show, most first: the paper's own evidence
@@ -90,9 +91,17 @@ def _plain(obj):
     return json.loads(json.dumps(obj, default=str))
 
 
-def reusable(stage: PL.Stage, params: dict, dvc_spec: dict, artifacts: Path = ARTIFACTS) -> bool:
+def dvc_lock() -> dict:
+    """dvc.lock's entry per stage: what made artifacts/."""
+    path = ROOT / "dvc.lock"
+    return (yaml.safe_load(path.read_text()) or {}).get("stages", {}) if path.is_file() else {}
+
+
+def reusable(stage: PL.Stage, params: dict, dvc_spec: dict, artifacts: Path = ARTIFACTS,
+             lock: dict | None = None) -> bool:
     """True when the stage's settings under params' profile equal the CPU profile's and `artifacts` holds its
-    run with exactly those settings (the manifest's profile and config), so rerunning it would repeat that run."""
+    run with exactly those settings (the manifest's profile and config) made by today's code and data (the
+    md5 of every dependency dvc.lock records for it), so rerunning it would repeat that run."""
     if params.get("profile", "cpu") == "cpu":
         return False
     try:
@@ -100,6 +109,10 @@ def reusable(stage: PL.Stage, params: dict, dvc_spec: dict, artifacts: Path = AR
     except ConfigError:
         return False
     if cfg is None or cfg != cpu:
+        return False
+    entry = (dvc_lock() if lock is None else lock).get(stage.name)
+    if not entry or any(not (ROOT / d["path"]).is_file() or md5(ROOT / d["path"]) != d.get("md5")
+                        for d in entry.get("deps", [])):
         return False
     paths = [rerooted(p, artifacts) for p in outputs(stage, dvc_spec)]
     folder = next((p for p in paths if p.is_dir()), None)
@@ -211,8 +224,7 @@ class Record:
                  archive: Path | None):
         self.out, self.info, self.paths, self.lock, self.archive = out, info, paths, lock, archive
         self.dvc_spec, self.params = dvc_spec, params
-        self.dvc_lock = yaml.safe_load((ROOT / "dvc.lock").read_text()).get("stages", {}) \
-            if (ROOT / "dvc.lock").is_file() else {}
+        self.dvc_lock = dvc_lock()
 
     def mark(self, stage: PL.Stage, status: str, why: str, seconds: float | None = None) -> None:
         self.info["stages"][stage.name].update(status=status, why=why, seconds=seconds)
@@ -279,7 +291,8 @@ def main(argv=None) -> None:
         sys.exit(f"--stages: unknown stage(s) {', '.join(unknown)}; allowed: {', '.join(s.name for s in stages)}")
     chosen = [s for s in stages if not wanted or s.name in wanted]
     dvc_spec = yaml.safe_load(PL.DVC_YAML.read_text())["stages"]
-    copied = {s.name for s in chosen if not args.no_reuse and reusable(s, params, dvc_spec)}
+    locked = {} if args.no_reuse else dvc_lock()
+    copied = {s.name for s in chosen if not args.no_reuse and reusable(s, params, dvc_spec, lock=locked)}
     estimate, note = estimates(params, args.plan_device, Path(args.estimates) if args.estimates else None)
     print_plan(chosen, copied, estimate, f"profile {args.profile}, minutes per stage by the planner on "
                f"{args.plan_device}" + (f" (a stage starts if {args.margin:g} x its minutes fit)" if args.margin != 1
