@@ -199,6 +199,11 @@ def remove(paths: list[Path]) -> None:
         shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
 
 
+def span(seconds: float) -> str:
+    """A duration for a reader: seconds under two minutes, else minutes."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def _minutes(row: dict | None) -> str:
     return "      ?" if row is None else f"{'≤' if row.get('bound') else ' '}{row['minutes']:6.2f}"
 
@@ -345,9 +350,9 @@ def main(argv=None) -> None:
         row = estimate.get(s.name)
         if left <= 0 or (row is not None and row["minutes"] * 60 * args.margin > left):
             rec.mark(s, "skipped", f"the deadline ({args.deadline_s:g} s) came before it could start" if left <= 0 else
-                     f"the planner's {row['minutes']:.1f} min" + (f" x margin {args.margin:g}" if args.margin != 1
-                                                                 else "")
-                     + f" did not fit the {left / 60:.1f} min left before the deadline")
+                     f"the planner's {span(row['minutes'] * 60)}" + (f" x margin {args.margin:g}" if args.margin != 1
+                                                                    else "")
+                     + f" did not fit the {span(left)} left before the deadline")
             print(f"-- {s.name} skipped: {rec.info['stages'][s.name]['why']}", flush=True)
             continue
         rec.mark(s, "running", f"started {time.monotonic() - t_start:.0f} s into the run, which ended before it finished")
@@ -363,8 +368,8 @@ def main(argv=None) -> None:
             rec.mark(s, "finished", "", secs)
         elif rc is None:
             print(f"!! {s.name} stopped at the deadline after {secs} s", flush=True)
-            rec.mark(s, "timed out", f"killed at the deadline after {secs:.0f} s (planner: {_minutes(row).strip()} min)",
-                     secs)
+            rec.mark(s, "timed out", f"killed at the deadline after {span(secs)}"
+                     + (f" (the planner's estimate: {span(row['minutes'] * 60)})" if row else ""), secs)
         else:
             print(f"!! {s.name} failed (exit {rc}) after {secs} s", flush=True)
             rec.mark(s, "failed", f"exit status {rc}", secs)
