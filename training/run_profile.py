@@ -11,18 +11,19 @@ has artifacts/' layout and the app reads either. In this order:
             settings (its manifest) by today's code and data (dvc.lock's md5 of each dependency) is copied
             from artifacts/, not rerun: "from artifacts/, same settings" (E2 trains on the CPU anyway; the
             gpu profile's MNIST E6 and augment items are the CPU's). --no-reuse runs everything.
-  order     the others by what they add that the CPU set cannot show, VALUE first (CIFAR-10 at full width);
-            claims and plan last, since they only read or count.
+  order     the others by what they add that the CPU set cannot show, VALUE first (CIFAR-10 with the paper's
+            CNN); claims and plan last, since they only read or count.
   deadline  with --deadline-s, a stage starts only if the planner's estimate for --plan-device (training.plan,
-            times --margin) fits the time left, and is killed with its whole process tree when the deadline
-            comes (claims keeps --reserve-s for itself); what does not start is `skipped`, with why.
-  record    before the first stage and after every one: resultset.json, run.lock and, with --archive, the set
+            times --margin; --estimates keeps it, made before the run) fits the time left, and is killed with
+            its whole process tree when the deadline comes (claims keeps --reserve-s for itself); what does
+            not start is `skipped`, with why.
+  record    before every stage starts and at the end: resultset.json, run.lock and, with --archive, the set
             packed into one .tar.gz of at most 16 MiB (training.resultset: temp file, then rename, so a kill
             at any moment leaves the archive of every stage finished until then).
 
 resultset.json: name, profile, device and its name, git revision, torch and python versions, the deadline
-and margin, `stages` (per stage in run order: status finished | failed | timed out | skipped | copied |
-pending, why, seconds, the planner's minutes), `seconds` and `failed` (the stages run), the planner's estimate
+and margin, `complete`, `stages` (per stage in run order: status finished | copied | failed | timed out |
+skipped | running (when the run ended) | pending (not reached), why, seconds, the planner's minutes), `seconds` and `failed` (the stages run), the planner's estimate
 per stage, `left_out` (files the archive leaves out, and why) and `under_trained` with its why (training.
 resultset.under_trained: random labels not memorized in E6; the app never shows such a set by default).
 run.lock: what DVC would have written to dvc.lock for the run (a copied stage: dvc.lock's own entry).
@@ -55,8 +56,8 @@ from .resultset import HELD, RESULTSET, lock_entry, md5, outputs, pack, rerooted
 from .stages import common
 
 # What a set of another profile adds that the CPU set cannot show, most first: the paper's own evidence
-# (CIFAR-10, all of it, with its 200-filter CNN), then the MNIST stages at the paper's width 4096. Stages not
-# named follow in dvc.yaml's order; LAST come last.
+# (CIFAR-10 with its 200-filter CNN), then the MNIST stages at the paper's width 4096. Stages not named follow
+# in dvc.yaml's order; LAST come last.
 VALUE = ("e5@cifar10", "e6@cifar_dropout", "e6@cifar_adversarial", "augment@cifar10", "e1@cifar10", "e5@mnist",
          "e3@randY", "e3@randX", "e6@dropout", "augment@mnist", "e1@mnist", "e4@width", "e4@size")
 LAST = ("claims", "plan")  # claims reads the set's stages; plan counts every profile (no settings of its own)
