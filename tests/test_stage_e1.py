@@ -19,7 +19,7 @@ E1_COLUMNS = {
     "binomial": ["dataset", "condition", "seed", "draw", "runs", "p", "p_correct", "rank"],
     "runs": ["run", *SETTINGS, "condition", "epoch", "train_acc", "val_acc"],
     "summary": [*SETTINGS[:-1], "condition", "seeds", "n", "mean", "std", "q05", "q25", "median", "q75", "q95", "q99",
-                "share_never", "share_always", "binomial_gap", "mean_train_acc", "mean_val_acc"],
+                "share_never", "share_always", "binomial_gap", "binomial_gap_class", "mean_train_acc", "mean_val_acc"],
 }
 
 

@@ -33,9 +33,10 @@ def test_frontier_picks_the_best_clean_accuracy_below_each_x():
     for strength, rand, val in ((0.0, 0.95, 0.80), (0.3, 0.60, 0.85), (0.6, 0.20, 0.70)):
         for seed in (0, 1):
             rows.append({"run": len(rows), **same, "seed": seed, "strength": strength, "kind": "randY", "p": 1.0,
-                         "final_train_acc": rand + 0.01 * seed, "best_val_acc": 0.1})
+                         "final_train_acc_batches": rand + 0.01 * seed, "final_train_acc": rand + 0.02,
+                         "best_val_acc": 0.1})
             rows.append({"run": len(rows), **same, "seed": seed, "strength": strength, "kind": "none", "p": 0.0,
-                         "final_train_acc": 1.0, "best_val_acc": val})
+                         "final_train_acc_batches": 1.0, "final_train_acc": 1.0, "best_val_acc": val})
     frontier = E6._frontier(E6.settings(pd.DataFrame(rows)), 0.1).set_index("x")
     assert frontier.index.min() == pytest.approx(0.3)           # nothing holds random labels below 0.205
     assert frontier.loc[0.3, "strength"] == 0.6 and frontier.loc[0.3, "best_val_acc"] == pytest.approx(0.70)
@@ -45,7 +46,7 @@ def test_frontier_picks_the_best_clean_accuracy_below_each_x():
     assert (frontier["random_train_acc"] <= frontier.index + 1e-9).all() and (frontier["seeds"] == 2).all()
 
 
-@pytest.mark.parametrize("item", ["dropout", "weight_decay", "adversarial", "cifar_dropout", "cifar_adversarial"])
+@pytest.mark.parametrize("item", ["dropout", "weight_decay", "cifar_dropout", "cifar_adversarial"])
 @pytest.mark.slow  # runs the stage
 def test_e6_smoke_writes_tidy_tables(tmp_path, item):
     out = run_stage(E6, tmp_path, item)
@@ -74,20 +75,24 @@ def test_e6_smoke_writes_tidy_tables(tmp_path, item):
     assert not np.allclose(last.xs(lo, level="strength").sort_index(), last.xs(hi, level="strength").sort_index())
 
     assert len(summary) == n_runs and summary["run"].is_unique
-    assert {"final_train_acc", "best_val_acc", "fit_epoch"} <= set(summary.columns)
+    assert {"final_train_acc", "final_train_acc_batches", "best_val_acc", "fit_epoch"} <= set(summary.columns)
+    assert curves.loc[curves["epoch"] == 0, "train_acc_batches"].isna().all()   # nothing trained on before epoch 1
+    assert curves.loc[curves["epoch"] > 0, "train_acc_batches"].between(0, 1).all()
     assert summary["final_train_acc"].between(0, 1).all() and summary["best_val_acc"].between(0, 1).all()
     assert (summary["final_epoch"] == epochs).all()
 
     # the per-setting table: seed means of the summary, one row per (strength, dropout), with its data set
     per = tables["settings"]
     adversarial = family == "adversarial"
-    assert list(per.columns[:13]) == [c for c in SETTINGS if c not in ("kind", "p", "seed")] + [
-        "dropout", "random_train_acc", "real_train_acc", "best_val_acc", "seeds"]
+    assert list(per.columns[:14]) == [c for c in SETTINGS if c not in ("kind", "p", "seed")] + [
+        "dropout", "random_train_acc", "random_train_acc_eval", "real_train_acc", "best_val_acc", "seeds"]
     assert len(per) == len(section["strengths"]) * n_dropouts and set(per["dataset"]) == {section["dataset"]}
     for _, row in per.iterrows():
         runs = summary[(summary["strength"] == row["strength"]) & (summary["dropout"] == row["dropout"])]
         rand, real = runs[runs["p"] == 1], runs[runs["p"] == 0]
-        assert row["random_train_acc"] == pytest.approx(rand["final_train_acc"].mean(), abs=1e-5)
+        # Figs. 10/11's x: training mode over the last epoch's batches (as Keras logs); eval mode beside it
+        assert row["random_train_acc"] == pytest.approx(rand["final_train_acc_batches"].mean(), abs=1e-5)
+        assert row["random_train_acc_eval"] == pytest.approx(rand["final_train_acc"].mean(), abs=1e-5)
         assert row["best_val_acc"] == pytest.approx(real["best_val_acc"].mean(), abs=1e-5)
         assert row["seeds"] == len(section["seeds"])
     # adversarial items say how often LASS flipped a training point (the only points with an adversarial loss)
@@ -114,7 +119,8 @@ def test_e6_smoke_writes_tidy_tables(tmp_path, item):
 @pytest.mark.parametrize("profile", ["cpu", "paper"])
 def test_e6_grids_follow_the_paper_and_pair_adversarial_with_dropout(profile):
     """The paper's grids (Figs. 10, 11): adversarial weight 0.2-0.7 with dropout 0.03-0.5, dropout 0-0.9; every
-    adversarial item's dropout rates are run by a dropout item on the same data (claim E6b compares them)."""
+    adversarial item's dropout rates are run by a dropout item on the same data (claim E6b compares them); its
+    LASS search is more than a step or two (the paper: LASS with default parameters)."""
     from training.config import load_params, stage_section
     from training.stages.common import stage_config
 
@@ -122,10 +128,11 @@ def test_e6_grids_follow_the_paper_and_pair_adversarial_with_dropout(profile):
     cfgs = {item: stage_config(params, "e6", item, E6.Config)[1] for item in stage_section(params, "e6")[1]}
     drops = {c.dataset: set(c.strengths) for c in cfgs.values() if c.family == "dropout"}
     advs = [c for c in cfgs.values() if c.family == "adversarial"]
-    assert {c.dataset for c in advs} == {"mnist10k", "cifar10"}, "adversarial + dropout on MNIST and on CIFAR-10"
+    assert "cifar10" in {c.dataset for c in advs}, "adversarial + dropout on CIFAR-10, the paper's setting"
     for c in advs:
         assert all(0.2 <= w <= 0.7 for w in c.strengths) and all(0.03 <= d <= 0.5 for d in c.dropouts)
         assert set(c.dropouts) <= drops[c.dataset], (c.dataset, c.dropouts, drops[c.dataset])
+        assert c.run.train.adv_steps >= 5
     for rates in drops.values():
         assert 0.0 in rates and max(rates) == pytest.approx(0.9) and all(0 <= r <= 0.9 for r in rates)
     cifar = [c for c in cfgs.values() if c.dataset == "cifar10" and c.family in ("dropout", "adversarial")]
@@ -146,7 +153,7 @@ def test_e6_same_seed_same_tables(tmp_path):
 
 @pytest.mark.parametrize("item, change, names", [
     ("dropout", {"strengths": [0.0, 1.5]}, ["strengths[1] = 1.5", "'dropout'", "0.0 ≤ value ≤ 0.95"]),
-    ("adversarial", {"strengths": [0.0, 2.0]}, ["strengths[1] = 2.0", "train.adv_weight", "0.0 ≤ value ≤ 1.0"]),
+    ("cifar_adversarial", {"strengths": [0.0, 2.0]}, ["strengths[1] = 2.0", "train.adv_weight", "0.0 ≤ value ≤ 1.0"]),
     ("input_noise", {"strengths": [-1.0]}, ["e6.input_noise.strengths[0] = -1.0"]),
     ("dropout", {"dropouts": [0.0, 0.5]}, ["dropouts must be [0.0] for family 'dropout'"]),
     ("dropout", {"family": "mixup"}, ["e6.dropout.family restates the item's name"]),
