@@ -56,7 +56,7 @@ def test_the_run_lock_hashes_what_the_run_wrote(results):
     out = next(o for o in entry["outs"] if o["path"] == "artifacts/e5/mnist")
     assert out["md5"] == md5_tree(results / "smoke" / "e5" / "mnist")["md5"]
     assert entry["params"]["e5.mnist"]["n_train"] == 8000          # the section as params.yaml writes it
-    assert entry["params"]["profiles.smoke.e5"]["mnist"]["n_train"] == 200
+    assert entry["params"]["profiles.smoke"]["e5"]["mnist"]["n_train"] == 200  # dvc.yaml's profiles.${profile}
     assert any(d["path"] == "training/engine.py" for d in entry["deps"])
 
 

@@ -21,7 +21,7 @@ SET=${SET:-results/$PROFILE}           # the result set's folder here; it comes 
 OUT=${OUT:-/tmp/gpu-out}               # the device tool's folder of files that come back
 BUDGET_S=${BUDGET_S:-560}              # the whole command, under the device's 600 s per command
 STAGES_S=${STAGES_S:-510}              # the stages' deadline at most: 8.5 min
-MARGIN=${MARGIN:-1.25}                 # a stage starts if 1.25 x the planner's estimate fits (no H200 run has checked it yet)
+MARGIN=${MARGIN:-1.25}                 # a stage starts if 1.25 x the planner's estimate fits (unchecked on an H200)
 PLAN_DEVICE=${PLAN_DEVICE:-h200}       # the planner's device (params.yaml plan.devices)
 DATA=${DATA:-.gpu-data/cifar10-jpeg.tar.gz}
 ESTIMATES=${ESTIMATES:-.gpu-data/estimates-$PROFILE-$PLAN_DEVICE.json}  # the planner's answer, made before the call
@@ -42,7 +42,8 @@ fi
 import numpy, pandas, torch
 cuda = torch.cuda.is_available()
 print("python", __import__("platform").python_version(), "torch", torch.__version__, "cuda", torch.version.cuda,
-      "cudnn", torch.backends.cudnn.version() if cuda else None, "device", torch.cuda.get_device_name() if cuda else "cpu")
+      "cudnn", torch.backends.cudnn.version() if cuda else None,
+      "device", torch.cuda.get_device_name() if cuda else "cpu")
 print("tf32: matmul", torch.backends.cuda.matmul.allow_tf32, "cudnn", torch.backends.cudnn.allow_tf32,
       "| numpy", numpy.__version__, "pandas", pandas.__version__)
 EOF
@@ -57,8 +58,8 @@ EOF
 deadline=$(( BUDGET_S - SECONDS - 15 ))            # 15 s for the summary and the command's own end
 [ "$deadline" -gt "$STAGES_S" ] && deadline=$STAGES_S
 status=0
-timeout --foreground -k 5 $(( deadline + 25 )) "${run[@]}" --deadline-s "$deadline" --archive "$ARCHIVE" 2>&1 | tee -a "$LOG" \
-    || status=$?
+timeout --foreground -k 5 $(( deadline + 25 )) "${run[@]}" --deadline-s "$deadline" --archive "$ARCHIVE" 2>&1 \
+    | tee -a "$LOG" || status=$?
 "$PY" - "$SET" <<'EOF' 2>&1 | tee -a "$LOG" || true
 import json, sys
 info = json.load(open(f"{sys.argv[1]}/resultset.json"))

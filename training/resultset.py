@@ -2,9 +2,10 @@
 
 `resultset.json` says what the set holds: per stage its status (finished | copied | failed | timed out |
 skipped | running | pending), why, its seconds and the planner's estimate, which files the archive
-left out and why, and whether the set is `under_trained`. Only finished and copied stages are held. The archive is the set as one .tar.gz of
-bounded size (the lent GPU machine brings back files of at most 16 MiB), written to a temporary
-file and renamed, so a kill at any moment leaves the archive of every stage finished before it.
+left out and why, and whether the set is `under_trained`. Only finished and copied stages are held.
+The archive is the set as one .tar.gz of bounded size (the lent GPU machine brings back files of at
+most 16 MiB), written to a temporary file and renamed, so a kill at any moment leaves the archive of
+every stage finished before it.
 """
 from __future__ import annotations
 
@@ -78,13 +79,13 @@ def lock_entry(stage: Stage, dvc_spec: dict, params: dict, out_root: Path) -> di
     do, sub = _do(stage, dvc_spec)
     deps = [sub(d) for d in do.get("deps", [])]
     outs = [sub(next(iter(o)) if isinstance(o, dict) else o) for o in do.get("outs", [])]
+    keys = [sub(p).replace("${profile}", str(params.get("profile", "cpu"))) for p in do.get("params", [])]
     return {
         "cmd": " ".join(sub(do["cmd"]).split()),
         "deps": [{"path": d, **md5_tree(rerooted(d, out_root))} for d in deps if rerooted(d, out_root).exists()],
-        "params": {sub(p): _section(params, sub(p)) for p in do.get("params", [])},
+        "params": {key: _section(params, key) for key in keys},
         "outs": [{"path": o, **md5_tree(rerooted(o, out_root))} for o in outs if rerooted(o, out_root).exists()],
     }
-
 
 
 # ---------------------------------------------------------------------------------------------

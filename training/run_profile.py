@@ -23,9 +23,10 @@ has artifacts/' layout and the app reads either. In this order:
 
 resultset.json: name, profile, device and its name, git revision, torch and python versions, the deadline
 and margin, `complete`, `stages` (per stage in run order: status finished | copied | failed | timed out |
-skipped | running (when the run ended) | pending (not reached), why, seconds, the planner's minutes), `seconds` and `failed` (the stages run), the planner's estimate
-per stage, `left_out` (files the archive leaves out, and why) and `under_trained` with its why (training.
-resultset.under_trained: random labels not memorized in E6; the app never shows such a set by default).
+skipped | running (when the run ended) | pending (not reached), why, seconds, the planner's minutes),
+`seconds` and `failed` (the stages run), the planner's estimate per stage, `left_out` (files the archive
+leaves out, and why) and `under_trained` with its why (training.resultset.under_trained: random labels not
+memorized in E6; the app never shows such a set by default).
 run.lock: what DVC would have written to dvc.lock for the run (a copied stage: dvc.lock's own entry).
 params.yaml: the params the stages read.
 
@@ -334,7 +335,8 @@ def main(argv=None) -> None:
                     "total_tflop": round(sum(v.get("tflop", 0.0) for v in estimate.values()), 3),
                     "total_minutes": round(sum(v["minutes"] for v in estimate.values()), 2)},
     }, {s.name: [rerooted(p, out) for p in outputs(s, dvc_spec)] for s in stages},
-        lock or {"schema": "2.0", "stages": {}}, dvc_spec, params, Path(args.archive).resolve() if args.archive else None)
+        lock or {"schema": "2.0", "stages": {}}, dvc_spec, params,
+        Path(args.archive).resolve() if args.archive else None)
 
     for s in chosen:
         if s.name in copied:
@@ -356,7 +358,8 @@ def main(argv=None) -> None:
                      + f" did not fit the {span(left)} left before the deadline")
             print(f"-- {s.name} skipped: {rec.info['stages'][s.name]['why']}", flush=True)
             continue
-        rec.mark(s, "running", f"started {time.monotonic() - t_start:.0f} s into the run, which ended before it finished")
+        rec.mark(s, "running", f"started {time.monotonic() - t_start:.0f} s into the run, "
+                               "which ended before it finished")
         rec.save()  # the archive of every stage finished so far, before the next one starts
         cmd = s.cmd.replace("artifacts/", f"{out}/").replace("--artifacts artifacts", f"--artifacts {out}")
         argv = [sys.executable, *cmd.split()[1:], "--params", str(params_file)]  # `python` = this interpreter
