@@ -281,7 +281,8 @@ def main() -> None:
     print(f"fitted: efficiency {got['efficiency']:.3f}, conv_efficiency {got['conv_efficiency']:.3f}, "
           f"conv_bf16_efficiency {got['conv_bf16_efficiency']:.3f}, mem_gbps {got['mem_gbps']:.1f}, "
           f"op_us {got['op_us']:.2f}, rng_ns {got['rng_ns']:.2f}; start_s {start:.2f}")
-    print("copy, GB/s by MB copied (the working set is twice that): " + ", ".join(f"{mb:g}: {gbps:.1f}" for mb, gbps in curve))
+    print("copy, GB/s by MB copied (the working set is twice that): "
+          + ", ".join(f"{mb:g}: {gbps:.1f}" for mb, gbps in curve))
     model = got["_a"] @ got["_x"]
     out = []
     print(f"{'piece':44} {'measured ms':>12} {'model ms':>9} {'error':>7}")

@@ -5,6 +5,7 @@ exactly."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,9 @@ import torch
 
 from training import cost
 from training import plan as PL
-from training.config import ModelConfig, RunSpec, TrainConfig, load_params
+from training.config import ModelConfig, RunSpec, TrainConfig, load_params, to_dict
 from training.engine import predict
-from training.stages.common import Work
+from training.stages.common import Work, batches
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = load_params(ROOT / "params.yaml")
@@ -96,6 +97,26 @@ def test_a_piece_streams_from_the_cache_its_working_set_fits():
     dev = PL.device("laptop", PARAMS)
     small, large = cost.Tally(bytes=1e9).within(1), cost.Tally(bytes=1e9).within(500)
     assert dev.seconds(small) < dev.seconds(large) == pytest.approx(1e9 / (dev.mem_gbps * 1e9))
+
+
+def test_a_result_set_s_lass_iterations_replace_the_bound(tmp_path):
+    """E5's manifest lists its LASS searches (in the order its batches ran them); the planner prices the
+    in-training searches at the iterations they took instead of csr_steps each, and drops the ≤."""
+    stage = next(s for s in PL.pipeline() if s.name == "e5@mnist")
+    mod, cfg = PL.stage_config(stage, {**PARAMS, "profile": "smoke"})
+    works = mod.workload(cfg)
+    w, chunks = works[0], batches(works[0].specs)
+    searched = sorted(set(range(0, w.epochs + 1, w.lass_every)) | {w.epochs})
+    searches = [{"epoch": e, "runs": len(c), "iterations": w.lass_steps if e == w.epochs else 1,
+                 "full": e == w.epochs} for c in chunks for e in searched]
+    (tmp_path / stage.out).mkdir(parents=True)
+    (tmp_path / stage.out / "manifest.json").write_text(json.dumps(
+        {"profile": "smoke", "seconds": 1.0, "config": to_dict(cfg), "lass_searches": searches}))
+    seen = PL._as_run(stage, works, tmp_path)[0]["lass"]
+    assert seen == ({c: len(searched) - 1 for c in range(len(chunks))}, {c: w.lass_steps for c in range(len(chunks))})
+    assert PL.tally(w, lass_iters=seen)[0].flops() < PL.tally(w)[0].flops()
+    assert PL.stage_row(stage, mod, cfg, H200)["bound"]
+    assert not PL.stage_row(stage, mod, cfg, H200, measured=tmp_path)["bound"]
 
 
 def test_every_stage_of_dvc_yaml_is_planned():

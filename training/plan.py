@@ -281,7 +281,8 @@ def stage_row(stage: Stage, mod, cfg, device: Device, bf16: bool = True, measure
             t, steps = t + wt, steps + ws
         capped = any(w.capped and "epochs" not in as_run.get(i, {}) for i, w in enumerate(works))
         row.update(runs=sum(len(w.specs) for w in works), steps=steps, seconds=device.seconds(t, steps),
-                   bound=capped or any(w.lass_points and "lass" not in as_run.get(i, {}) for i, w in enumerate(works)),
+                   bound=capped or any(w.lass_points and "lass" not in as_run.get(i, {}) for i, w in enumerate(works))
+                   or any(s.train.adv_weight > 0 for w in works for s in w.specs),  # the adversarial pass every batch
                    what="; ".join(w.what for w in works[:3]) + (" …" if len(works) > 3 else ""))
     row.update(tflop=t.flops() / 1e12, tflop_fp32=(t.flops() - t.flops("bf16")) / 1e12, gbytes=t.bytes / 1e9,
                mops=t.ops / 1e6, minutes=(row["seconds"] + device.start_s) / 60)
