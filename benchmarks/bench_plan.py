@@ -73,12 +73,12 @@ def peaks(reps: int, tick) -> dict[str, float]:
 
 def pieces() -> list[tuple[str, callable]]:
     """(name, make) where make() returns (fn, its Tally): a piece of real training work, set up once."""
-    def train_step(width, k, b, precision, optimizer="adam", arch="mlp", filters=16, dropout=0.0):
+    def train_step(width, k, b, precision, optimizer="adam", arch="mlp", filters=16, dropout=0.0, side=28):
         model = (ModelConfig(width=width, depth=2, dropout=dropout) if arch == "mlp"
                  else ModelConfig(arch="cnn", filters=filters, dense=(128, 64), crop=2, dropout=dropout))
         spec = RunSpec(model=model, train=TrainConfig(optimizer=optimizer, momentum=0.9 if optimizer == "sgd" else 0,
                                                       batch_size=b, precision=precision))
-        shape = (1, 28, 28) if arch == "mlp" else (3, 32, 32)
+        shape = (1, side, side) if arch == "mlp" else (3, 32, 32)
 
         def make():
             specs = [spec] * k
@@ -124,6 +124,9 @@ def pieces() -> list[tuple[str, callable]]:
         ("mlp step adam fp32 (w512, K16, B32)", train_step(512, 16, 32, "fp32")),
         ("mlp step sgd bf16 (w256, K25, B64)", train_step(256, 25, 64, "bf16", "sgd")),
         ("mlp step adam bf16 (w512, K16, B128)", train_step(512, 16, 128, "bf16")),
+        ("e4 size-like step (w128, K3, B64, 14 px)", train_step(128, 3, 64, "bf16", "sgd", side=14)),
+        ("e4 width-like step (w512, K3, B64)", train_step(512, 3, 64, "bf16", "sgd")),
+        ("e5-like step adam fp32 (w512, K17, B128)", train_step(512, 17, 128, "fp32")),
         ("cnn step fp32 (f16, K4, B64)", train_step(0, 4, 64, "fp32", "sgd", arch="cnn")),
         ("cnn step bf16 (f16, K4, B64)", train_step(0, 4, 64, "bf16", "sgd", arch="cnn")),
         ("cnn step fp32 (f32, K2, B128)", train_step(0, 2, 128, "fp32", "sgd", arch="cnn", filters=32)),
