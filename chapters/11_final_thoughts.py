@@ -42,13 +42,16 @@ else:
     paper_h200 = cost[(cost.profile == "paper") & (cost.device == device_name["h200"])]
     gpu_h200 = cost[(cost.profile == "gpu") & (cost.device == device_name["h200"])]
     st.markdown(
-        "The planner (`python -m training.plan --profile NAME --peak-tflops N`) counts every stage's training FLOPs "
-        "from its own settings and model and turns them into minutes on a device of a given speed, assuming "
-        "half of its matmul peak plus a fixed cost per optimiser step. "
+        "The planner (`python -m training.plan --profile NAME --device NAME`) runs each stage's own training "
+        "step, evaluation pass and LASS iteration at toy size and counts what they do: matrix FLOPs, the bytes "
+        "every operator moves, the operators dispatched and the random numbers drawn; scaled to the stage's "
+        "settings and priced with a device's measured (or data-sheet) peaks, bandwidth and per-operator cost, "
+        "plus E2 on the host CPU and a process start per stage. "
         + (f"The paper's full scale (`profile=paper`) comes to **{paper_h200.tflop.iloc[0] / 1e3:,.0f} PFLOP**, "
            f"about **{paper_h200.hours.iloc[0]:,.0f} hours** on one H200. " if len(paper_h200) else "")
-        + (f"The `gpu` profile, sized for one ten-minute run, comes to **{gpu_h200.minutes.iloc[0]:.1f} minutes** "
-           "there. " if len(gpu_h200) else "")
+        + (f"The `gpu` profile comes to **{gpu_h200.minutes.iloc[0]:.1f} minutes** there in all; its one "
+           "ten-minute run (`tools/gpu_run.sh`) starts the most valuable stages first and skips what the "
+           "deadline leaves no room for. " if len(gpu_h200) else "")
         + "Times marked as upper bounds in the table below come in lower in practice: E4 stops once its runs fit "
           "and the CSR search stops early.")
     st.dataframe(cost[["profile", "device", "stages", "tflop", "minutes", "hours"]], hide_index=True, width="stretch",
@@ -56,8 +59,8 @@ else:
                                 "minutes": st.column_config.NumberColumn("est. minutes", format="%.1f"),
                                 "hours": st.column_config.NumberColumn("est. hours", format="%.2f")})
     st.caption("From artifacts/plan/plan.csv, written by the `plan` stage from params.yaml (`plan:` names the "
-               "devices and the assumptions). A GPU set is made with `python -m training.run_profile --profile gpu "
-               "--out results/gpu` and shows up in the sidebar's result-set switch.")
+               "devices and the assumptions). A GPU set is made with `bash tools/gpu_run.sh` on a lent GPU (a deadline, "
+               "the set packed after every stage) and shows up in the sidebar's result-set switch.")
 
 st.subheader("🖥️ What ran where")
 found = A.manifests()
