@@ -65,7 +65,9 @@ def test_every_section_shows_the_verdicts_of_its_claims(page):
     shown = [m.value for m in page.markdown]
     for n in NUMBERS:
         citing = claims[claims["paper"].str.contains(rf"Fig\. {n}\b")]
-        assert len(citing), f"no claim cites Fig. {n}"
+        if not len(citing):  # a figure this result set did not run (Fig. 8: CIFAR-10 partial noise) says so
+            assert n == 8 and any("Not run in this result set" in i.value for i in page.info), f"no claim cites Fig. {n}"
+            continue
         for _, row in citing.iterrows():
             block = next((m for m in shown if m.startswith(f"**Fig. {n} · {row['id']}**")), None)
             assert block, f"Fig. {n}: no verdict for {row['id']}"
