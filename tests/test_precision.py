@@ -80,17 +80,17 @@ def test_lass_and_csr_are_fp32_inside_a_bf16_autocast_region(small, arch):
     x = val.x[:40]
 
     def both():
-        ratio, crit = critical_sample_ratio(net, x, seed=5, batch=500, steps=20, min_new_share=0.04)
+        found = critical_sample_ratio(net, x, seed=5, batch=16, steps=20, min_new=2, full=True)
         adv, flipped = lass(net, x.unsqueeze(0).expand(2, *x.shape).contiguous(),
                             gens=[torch.Generator().manual_seed(i) for i in (7, 8)], steps=10)
-        return ratio, crit, adv, flipped
+        return found.critical, found.critical_all, found.stop, adv, flipped
 
     plain = both()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         under = both()
     for a, b in zip(plain, under):
         assert a.dtype == b.dtype and torch.equal(a, b)
-    assert plain[2].dtype == torch.float32
+    assert plain[3].dtype == torch.float32
 
 
 def test_loss_sensitivity_is_fp32_inside_a_bf16_autocast_region(mnist):
