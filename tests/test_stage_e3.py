@@ -26,7 +26,7 @@ def test_e3_smoke_writes_a_run_per_width_noise_and_seed(tmp_path, item):
     check_settings(curves, ("epoch",))
     assert set(SCORES) <= set(curves.columns)
     check_settings(summary, ("final_epoch", "final_train_acc", "final_train_acc_clean", "final_train_acc_corrupted",
-                             "final_val_acc", "best_epoch", "best_val_acc", "fit_epoch"))
+                             "final_val_acc", "final_train_acc_batches", "best_epoch", "best_val_acc", "fit_epoch"))
     grid = {(w, p, s) for w in cfg["widths"] for p in cfg["noise"] for s in cfg["seeds"]}
     assert set(zip(summary.width, summary.p, summary.seed)) == grid and len(summary) == len(grid)
     assert set(summary.kind) == {item, "none"} and (curves.kind == np.where(curves.p > 0, item, "none")).all()
