@@ -528,19 +528,8 @@ def _items_of(t: Tables, dataset: str, families) -> list[str]:
 
 
 def augment_slows(t: Tables, c: Config):
-    s = t("augment/mnist/summary")
-    rnd = s[(s["kind"] == "randY") & (s["p"] == 1.0)]
-    per = rnd.pivot_table(index="seed", columns=["augment", "strength"], values="final_train_acc")
-    none = [col for col in per.columns if col[0] == "none"]
-    if not none:
-        raise Missing("augment none")
-    base = per[none[0]]
-    ways, words = [], []
-    for aug in sorted({a for a, _ in per.columns} - {"none"}):
-        strongest = max(col for col in per.columns if col[0] == aug)
-        ways.append(paired(base - per[strongest]))
-        words.append(f"{aug} {strongest[1]:g} {pm(per[strongest])} ({WORD[ways[-1]]})")
-    return f"random-label train acc: none {pm(base)}; " + ", ".join(words), verdict_of(ways)
+    ways, ours = _augment_ways(t("augment/mnist/summary"))
+    return ours, verdict_of(ways)
 
 
 # ---------------------------------------------------------------------------------------------
