@@ -7,6 +7,8 @@ page itself, not in an iframe, and Playwright's CSS locators reach into that sha
 """
 from __future__ import annotations
 
+import time
+
 import browserkit
 import pytest
 from browserkit import SHOTS
@@ -38,6 +40,20 @@ def draw(page, digit: str) -> None:
     page.mouse.up()
 
 
+def settled_count(locator, quiet_s: float = 1.5, limit_s: float = 30.0) -> int:
+    """How many elements match once the count has stopped changing for quiet_s: on a loaded machine the
+    page's other charts may still be arriving when the drawing section is ready."""
+    deadline = time.monotonic() + limit_s
+    count = locator.count()
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = locator.count()
+        if now == count:
+            break
+        count = now
+    return count
+
+
 def draw_and_read(browser, server, viewport: dict, digit: str, name: str) -> dict:
     ctx = browser.new_context(viewport=viewport, device_scale_factor=1)
     page = ctx.new_page()
@@ -47,7 +63,7 @@ def draw_and_read(browser, server, viewport: dict, digit: str, name: str) -> dic
         page.goto(f"{server}/what-is-memorization", wait_until="domcontentloaded")
         wait_until_drawn(page)
         page.get_by_text("The square is empty").first.wait_for(timeout=PAGE_TIMEOUT_MS)
-        charts_before = page.locator('[data-testid="stVegaLiteChart"]').count()
+        charts_before = settled_count(page.locator('[data-testid="stVegaLiteChart"]'))
         draw(page, digit)
         page.get_by_text("shuffled-label student says").first.wait_for(timeout=PAGE_TIMEOUT_MS)
         wait_until_drawn(page)
