@@ -209,10 +209,26 @@ def test_the_cli_prints_each_stage_beside_what_a_result_set_measured(tmp_path):
     assert "337.0" in line and "%" in line                     # its measured seconds and the relative error
 
 
-@pytest.mark.slow  # prices every stage of the CPU profile
-@pytest.mark.xfail(strict=False, reason="artifacts/ at 2c85b9c were regenerated while other jobs shared the two "
-                                        "cores (load average ~5): their seconds are not a timing of this machine")
-def test_estimates_are_within_30_percent_of_the_committed_cpu_run():
+# The CIFAR-10 E1 and E5 stages run 34-37 % slower than the laptop entry prices them (its five fitted numbers
+# serve 18 stages, and these two are not yet explained; the benchmark's CNN LASS piece is also priced 23 % fast:
+# params.yaml laptop). Strict: once the planner prices them within 30 %, these xfails fail and must go.
+_MISSES = {"e1@cifar10", "e5@cifar10"}
+
+
+@pytest.fixture(scope="module")
+def committed_errors() -> dict:
+    """Each trained stage's relative error: the laptop entry's estimate against the seconds artifacts/ recorded
+    (the quiet unattended regeneration of the CPU profile on this machine)."""
     rows = PL.compare(PARAMS, PL.device("laptop", PARAMS), ROOT / "artifacts", "cpu")
-    trained = {r["stage"]: r.get("error") for r in rows if r["stage"] not in ("plan", "claims")}
-    assert all(e is not None and abs(e) <= 0.30 for e in trained.values()), trained
+    return {r["stage"]: r.get("error") for r in rows if r["stage"] not in ("plan", "claims")}
+
+
+@pytest.mark.slow  # prices every stage of the CPU profile
+@pytest.mark.parametrize("stage", [pytest.param(s.name, marks=pytest.mark.xfail(strict=True, reason="priced "
+                                   "34-37 % fast (see _MISSES)")) if s.name in _MISSES else s.name
+                                   for s in PL.pipeline() if s.name not in ("plan", "claims")])
+def test_estimates_are_within_30_percent_of_the_committed_cpu_run(committed_errors, stage):
+    error = committed_errors.get(stage)
+    assert error is not None, f"{stage}: no estimate or no measured seconds in artifacts/"
+    assert abs(error) <= 0.30, f"{stage}: estimate {error:+.0%} off the committed run"
+
