@@ -213,6 +213,7 @@ def _value(layer: Layer) -> pd.Series:
 
 
 def _curve(name: str, g: pd.DataFrame, order: str, fx, fy, x_name: str) -> str:
+    """One series in words: where it starts and ends and, if elsewhere, its highest (else lowest) value."""
     g = g.sort_values(order)
     xs, ys = g["_x"].tolist(), g["_y"].tolist()
     first, last = fy(ys[0]), fy(ys[-1])
@@ -231,6 +232,7 @@ def _curve(name: str, g: pd.DataFrame, order: str, fx, fy, x_name: str) -> str:
 
 
 def _curves(layer: Layer) -> tuple[str, list[str], int]:
+    """Lines, areas and points over a quantitative x: one phrase per series, in drawing order."""
     x, by = layer.field("x"), series_fields(layer)
     rows = layer.rows.assign(_x=pd.to_numeric(layer.rows[x], errors="coerce"), _y=_value(layer)).dropna(subset=["_x", "_y"])
     x_name, y_name = title(layer.enc.get("x"), x), title(layer.enc.get("y"), layer.field("y"))
@@ -258,6 +260,7 @@ def _series_titles(layer: Layer, by: list[str]) -> list[str]:
 
 
 def _bars(layer: Layer, cat: str, val: str) -> tuple[str, list[str], int]:
+    """Bars over categories (`cat`): per group of bars, each category's value."""
     by = [f for f in series_fields(layer) if f != layer.field(cat)]
     c, v = layer.field(cat), layer.field(val)
     fv = lambda x: number(x, _format_of(layer, val))  # noqa: E731
@@ -272,6 +275,7 @@ def _bars(layer: Layer, cat: str, val: str) -> tuple[str, list[str], int]:
 
 
 def _stacked_total(layer: Layer, val: str) -> tuple[str, list[str], int]:
+    """One stacked bar without a category axis (the scoreboard's): each segment's value and the total."""
     by, v = series_fields(layer), layer.field(val)
     rows = layer.rows.assign(_v=pd.to_numeric(layer.rows[v], errors="coerce"))
     fv = lambda x: number(x, _format_of(layer, val))  # noqa: E731
@@ -281,6 +285,7 @@ def _stacked_total(layer: Layer, val: str) -> tuple[str, list[str], int]:
 
 
 def _heatmap(layer: Layer) -> tuple[str, list[str], int]:
+    """A grid of squares shaded by a number: its size, extremes and, for a square grid, diagonal vs the rest."""
     x, y, c = layer.field("x"), layer.field("y"), layer.field("color")
     rows = layer.rows.assign(_v=pd.to_numeric(layer.rows[c], errors="coerce")).dropna(subset=["_v"])
     fv = lambda v: number(v, _format_of(layer, "color"))  # noqa: E731
@@ -318,6 +323,8 @@ def _moments(layer: Layer) -> list[float]:
 
 
 def _intervals(layer: Layer) -> tuple[str, list[str], int]:
+    """Stretches from x to x2 per row (the memorization clock): each colour's share of the rows at the first
+    and the last step."""
     x = layer.field("x")
     times = _moments(layer)
     x_name, y_name = title(layer.enc.get("x"), x), title(layer.enc.get("y"), "rows")

@@ -9,7 +9,6 @@ import re
 import sys
 from pathlib import Path
 
-import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
