@@ -1,6 +1,7 @@
 """What every chart builder shares: the plot height, the legend under the plot, legend-click highlighting,
-tooltips, the series style (each series differs by hue AND by marker shape and line dash), axis spans that
-cover exactly what is drawn, and the paper's reference marks."""
+tooltips, the series style (each series differs by hue AND by marker shape and line dash), labels and
+stripes printed on areas (so areas differ by more than hue too), axis spans that cover exactly what is
+drawn, and the paper's reference marks."""
 from __future__ import annotations
 
 import altair as alt
@@ -115,3 +116,33 @@ def paper_points(ref: pd.DataFrame, x: str, y: str, what: str, x_scale: alt.Scal
                                      stroke="white", strokeWidth=0.8).encode(
         x=alt.X(f"{x}:Q", scale=x_scale or alt.Scale()), y=alt.Y(f"{y}:Q", scale=y_scale or alt.Scale()),
         tooltip=[alt.Tooltip("source:N", title=what), alt.Tooltip(f"{x}:Q"), alt.Tooltip(f"{y}:Q", format=".3f")])
+
+
+def _align(x: float, lo: float, hi: float, edge: float = 0.15) -> str:
+    """Text anchored near an end of the x range grows inwards, so it is not cut at the plot's edge."""
+    wide = (hi - lo) or 1.0
+    return "left" if x < lo + edge * wide else "right" if x > hi - edge * wide else "center"
+
+
+def direct_labels(df: pd.DataFrame, x: str, y: str, text: str, span: tuple[float, float] | None = None,
+                  size: int = 12) -> list[alt.Chart]:
+    """Names printed on the areas they name, black on a white halo so they read on any fill, in either theme
+    and in greyscale; those within 15 % of an end of `span` (the x range) grow inwards. Marked `aria=False`:
+    the chart's text alternative (explainer/alttext) names them already."""
+    lo, hi = span or (float(df[x].min()) if len(df) else 0.0, float(df[x].max()) if len(df) else 1.0)
+    df = df.assign(_align=[_align(float(v), lo, hi) for v in df[x]])
+    out = []
+    for align, part in df.groupby("_align", sort=False):
+        base = alt.Chart(part.drop(columns="_align")).encode(x=alt.X(f"{x}:Q"), y=alt.Y(f"{y}:Q"),
+                                                             text=alt.Text(f"{text}:N"))
+        look = dict(fontSize=size, fontWeight="bold", align=align, aria=False)
+        out += [base.mark_text(stroke="white", strokeWidth=4, strokeJoin="round", fill="white", **look),
+                base.mark_text(color="black", **look)]
+    return out
+
+
+def stripes(runs: pd.DataFrame, x: str, y: str, y2: str) -> alt.Chart:
+    """White vertical hairlines over one category's area (`runs`: one row per line), a texture that tells it
+    apart where hues of equal lightness turn into the same grey."""
+    return alt.Chart(runs).mark_rule(color="white", strokeWidth=1.3, opacity=0.85, aria=False).encode(
+        x=alt.X(f"{x}:Q"), y=alt.Y(f"{y}:Q"), y2=alt.Y2(f"{y2}:Q"))

@@ -1,7 +1,8 @@
 """One colour-blind-safe palette for the whole app (Paul Tol's "vibrant" and "muted" sets), so the same
 condition has the same colour on every page. Every colour keeps enough contrast on Streamlit's light
 (#ffffff) and dark (#171614) backgrounds. Hue is never the only cue: every series of a chart also has
-its own marker shape and line dash (SHAPES, DASHES; `charts.series_style` hands them out).
+its own marker shape and line dash (SHAPES, DASHES; `charts.series_style` hands them out), and areas and
+cells carry printed labels, values or stripes (`chartkit.direct_labels`, `chartkit.stripes`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ DASHES = [[1, 0], [7, 3], [2, 2], [9, 3, 2, 3], [4, 4], [12, 3], [2, 5], [6, 2, 
 STATE_NAME = {"given": "answers its shuffled label (memorized)", "true": "answers the true digit",
               "neither": "neither"}
 STATE_COLOR = {STATE_NAME["given"]: MAGENTA, STATE_NAME["true"]: BLUE, "neither": GREY}
+# ... their names as printed on the areas themselves, and the state drawn striped as well: magenta and blue
+# are the same grey to a greyscale projector or a reader without colour vision.
+STATE_SHORT = {STATE_NAME["given"]: "memorized", STATE_NAME["true"]: "true digit", "neither": "neither"}
+STRIPED = STATE_NAME["given"]
 
 # Accuracy measured on which examples.
 SPLIT_COLOR = {"clean training examples": BLUE, "relabelled training examples": MAGENTA,

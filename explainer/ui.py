@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from . import artifacts as A
+from . import alttext, artifacts as A
 
 DATASET_NAME = {"mnist10k": "MNIST (10k-digit sample)", "mnist": "MNIST", "cifar10": "CIFAR-10",
                 "cifar10s": "CIFAR-10 (700-image sample)"}
@@ -67,20 +67,27 @@ def params_text(config: dict, indent: int = 0) -> str:
     return "\n".join(lines)
 
 
-def provenance(folder: str, data: pd.DataFrame, key: str) -> None:
-    """Under a chart: what produced it, how to rerun it, its parameters and the exact data drawn as CSV.
+def provenance(folder: str, data: pd.DataFrame, key: str, table: Callable[[], pd.DataFrame] | None = None) -> None:
+    """Under a chart: the numbers it draws as a small HTML table (`table()`, which a screen reader can walk,
+    unlike a canvas grid) and the exact data as CSV, what produced it, how to rerun it and its parameters.
     The expander renders its content only once opened, so closed ones cost nothing on a page switch."""
-    box = st.expander("🔎 Where these numbers come from · download the data", key=f"provenance-{key}",
+    box = st.expander("🔎 Where these numbers come from · the data as a table and CSV", key=f"provenance-{key}",
                       on_change="rerun")
     if not box.open:
         return
     m = A.manifest(folder)
     with box:
+        shown = table() if table is not None else pd.DataFrame()
+        if len(shown):
+            st.markdown("**The numbers drawn above** as a table (a long series at a dozen points; the CSV has "
+                        "every value):")
+            st.table(shown, alt=f"The chart's numbers: {len(shown)} rows ({shown.index.name or 'values'}), "
+                                f"{len(shown.columns)} columns")
+        st.download_button("⬇️ The data drawn above (CSV)", data=lambda: data.to_csv(index=False),
+                           file_name=f"{key}.csv", mime="text/csv", key=f"download-{key}", on_click="ignore")
         st.markdown(describe(m, folder))
         st.markdown("**Reproduce** (rewrites this folder from `params.yaml`):")
         st.code(A.reproduce(folder), language="bash")
-        st.download_button("⬇️ The data drawn above (CSV)", data=lambda: data.to_csv(index=False),
-                           file_name=f"{key}.csv", mime="text/csv", key=f"download-{key}", on_click="ignore")
         if m.get("config"):
             st.markdown("**Parameters** of the stage:")
             st.code(params_text(m["config"]), language=None)
@@ -109,16 +116,30 @@ def _compound(spec: dict) -> bool:
     return any(k in spec for k in ("facet", "hconcat", "vconcat", "concat"))
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _alt(key: str, data_hash: int, _build: Callable) -> str:
+    """The chart's text alternative (explainer/alttext), read off its cached spec."""
+    return alttext.describe(_spec(key, data_hash, _build))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _table(key: str, data_hash: int, _build: Callable) -> pd.DataFrame:
+    """The small table behind the chart (explainer/alttext), built only when its panel is opened."""
+    return alttext.table(_spec(key, data_hash, _build))
+
+
 def chart(build: Callable, *, caption: str, data: pd.DataFrame, folder: str, key: str,
           alt_text: str | None = None) -> None:
-    """Draws `build()` (an Altair chart drawn from `data`) full width with its caption (also its alt text)
-    and provenance. The spec is cached per `key` and content of `data`, so `key` must name every other
-    input of the chart (e.g. the data set or noise level picked)."""
-    spec = _spec(key, fingerprint(data), build)
-    st.vega_lite_chart(spec, width="content" if _compound(spec) else "stretch", alt=alt_text or caption,
-                       key=f"chart-{key}")
+    """Draws `build()` (an Altair chart drawn from `data`) full width with its caption, its text alternative
+    (`alt_text`, else one read off the chart: axes, series and their key numbers) and provenance. The spec
+    is cached per `key` and content of `data`, so `key` must name every other input of the chart (e.g. the
+    data set or noise level picked)."""
+    h = fingerprint(data)
+    spec = _spec(key, h, build)
+    st.vega_lite_chart(spec, width="content" if _compound(spec) else "stretch",
+                       alt=alt_text or _alt(key, h, build) or caption, key=f"chart-{key}")
     st.caption(f"{caption} {result_set_note(folder)}")
-    provenance(folder, data, key)
+    provenance(folder, data, key, table=lambda: _table(key, h, build))
 
 
 def result_set_note(folder: str | None = None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,11 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
 
 
+def alt_texts(at: AppTest) -> list[str]:
+    """The accessible name of every chart drawn (what Streamlit hands Vega as the spec's description)."""
+    return [c.proto.alt for c in at.get("vega_lite_chart")]
+
+
 def needs(*files: str) -> None:
     lacking = [f for f in files if not (ART / f).is_file()]
     if lacking:
@@ -102,6 +108,9 @@ def test_page_renders(chapter):
         assert charts(at) or notes, "a page shows its charts, or says what is missing"
     for note in notes:
         assert "dvc repro" in note, "a missing-artifact note says how to regenerate it"
+    captions = [c.value for c in at.caption]
+    for alt in alt_texts(at):  # read off the chart: what it draws, with numbers (not "chart", not its caption)
+        assert re.search(r"\d", alt) and not any(c.startswith(alt) for c in captions), alt
     sidebar = "\n".join(m.value for m in at.sidebar.markdown)
     assert "Where the numbers come from" in sidebar
 
@@ -365,6 +374,9 @@ def test_provenance_opens_with_reproduce_command_and_download():
     at.run()
     assert "dvc repro e5@mnist" in [c.value for c in at.code]
     assert at.download_button and at.download_button[0].label.startswith("⬇️")
+    (table,) = at.table  # the numbers drawn, as an HTML table a screen reader can walk
+    assert 0 < len(table.value) <= 30 and table.value.shape[1] >= 1
+    assert any(re.search(r"\d", str(v)) for v in table.value.to_numpy().ravel())
     shown = text(at)
     m = json.loads((ART / "e5/mnist/manifest.json").read_text())
     assert f"`{m['profile']}`" in shown and m["stage"] in shown

@@ -10,6 +10,7 @@ from typing import MutableMapping
 
 import streamlit as st
 
+from .. import alttext
 from . import chart as LC
 from .knobs import Arm, describe, lab_link
 
@@ -77,7 +78,8 @@ def section(key: str, inline: bool = True) -> None:
                     "newer runs push older ones out.")
         metric = st.segmented_control("Curve", list(LC.CURVES), format_func=LC.CURVES.get, default="val_acc",
                                       key=f"{key}-compare-curve") or "val_acc"
-        st.vega_lite_chart(LC.overlay(shown, metric), width="stretch")
+        spec = LC.overlay(shown, metric)
+        st.vega_lite_chart(spec, width="stretch", alt=alttext.describe(spec) or None)
         lines = []
         for i, run in enumerate(shown):
             note = f" · *{PARTIAL[run['status']]}*" if run["status"] in PARTIAL else ""

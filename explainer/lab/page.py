@@ -19,7 +19,7 @@ import traceback
 
 import streamlit as st
 
-from .. import artifacts as A
+from .. import alttext, artifacts as A
 from . import chart as LC, compare
 from .band import nearest
 from .knobs import describe, lab_config, lab_link
@@ -91,7 +91,8 @@ def _draw(arms, rows: dict, bands, slots, drawn: dict | None = None) -> None:
         n = len(rows.get(i, []))
         if drawn is not None and drawn.get(i) == n:
             continue
-        slot.vega_lite_chart(LC.panel(arm, rows.get(i, []), bands[i], arm.knobs.epochs), width="stretch")
+        spec = LC.panel(arm, rows.get(i, []), bands[i], arm.knobs.epochs)
+        slot.vega_lite_chart(spec, width="stretch", alt=alttext.describe(spec) or f"{arm.label}: no epochs yet")
         if drawn is not None:
             drawn[i] = n
 
