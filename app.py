@@ -15,7 +15,7 @@ import streamlit as st
 from explainer import artifacts as A
 from explainer.lab import runtime
 from explainer.story import CHAPTERS, ROOT, STORY
-from explainer.ui import DATASET_NAME
+from explainer.ui import DATASET_NAME, md
 
 st.set_page_config(layout="centered",  # each chapter sets its own tab title and icon via st.Page
                    initial_sidebar_state="auto")
@@ -35,7 +35,7 @@ def result_set_switch() -> None:
     if st.session_state.get(A.STATE_KEY) not in names:  # first run of a session, or a set that went away
         asked = st.query_params.get("results")
         st.session_state[A.STATE_KEY] = asked if asked in names else names[0]
-    st.sidebar.markdown("#### 🗂️ Result set")
+    md("#### 🗂️ Result set", st.sidebar)
     if len(sets) > 1:
         labels = {s.name: s.label for s in sets}
         st.sidebar.radio("Which runs the pages show", names, key=A.STATE_KEY, format_func=labels.get,
@@ -88,7 +88,7 @@ def gpu_minutes() -> str:
 def provenance_badge() -> None:
     """What produced the numbers on every page: profile, datasets, device, date, how to reproduce."""
     found = A.manifests()
-    st.sidebar.markdown("#### 🧾 Where the numbers come from")
+    md("#### 🧾 Where the numbers come from", st.sidebar)
     if not found:
         st.sidebar.info("No measured results yet. Run `dvc repro` to produce them; pages explain what is missing.")
         return
