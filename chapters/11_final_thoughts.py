@@ -19,13 +19,14 @@ st.subheader("Reproduce every figure", icon="🔁")
 st.page_link("chapters/13_paper_figures.py", label="The paper's figures side by side with ours, and their verdicts",
              icon="🖼️")
 st.markdown("From a fresh clone (the results the pages show are already committed, so the app needs no training):")
-st.code("pip install -r requirements.txt && streamlit run app.py     # the app, as you see it", language="bash")
+st.code("pip install -r requirements.txt && streamlit run app.py     # the app, as you see it", language="bash",
+        wrap_lines=True)  # wrapped: a block that scrolls sideways cannot be scrolled by keyboard
 st.markdown("To regenerate the results themselves with the pipeline (CPU profile, the one shown here):")
 st.code("pip install -r requirements-dev.txt\n"
         "dvc repro                       # every experiment; only stages whose code or params changed rerun\n"
         "dvc repro e5@mnist           # one experiment (stage@item)\n"
         "dvc metrics show                # the headline numbers\n"
-        "dvc exp run -S profile=paper    # the paper's scale, on a GPU", language="bash")
+        "dvc exp run -S profile=paper    # the paper's scale, on a GPU", language="bash", wrap_lines=True)
 
 st.subheader("What a larger scale would cost", icon="💸")
 try:

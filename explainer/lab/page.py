@@ -58,7 +58,7 @@ def run_panel(preset: Preset, key: str, preview: bool = False) -> None:
     before any run and the comparison is shown in place (a story page folds it away)."""
     arms = preset.arms
     left, right, _ = st.columns([1, 1, 2])
-    clicked = left.button("Train", icon="▶️", key=f"{key}-train", type="primary")
+    clicked = left.button("Train", icon="▶️", key=f"{key}-train", type="primary", width="stretch")
     stop_slot = right.empty()
     last = None if clicked else st.session_state.get(f"{key}-result")
     if last and last["status"] == "running":  # the run was cut short by a click (Stop or another widget)
@@ -91,7 +91,7 @@ def _draw(arms, rows: dict, bands, slots, drawn: dict | None = None) -> None:
         n = len(rows.get(i, []))
         if drawn is not None and drawn.get(i) == n:
             continue
-        slot.vega_lite_chart(LC.panel(arm, rows.get(i, []), bands[i], arm.knobs.epochs))
+        slot.vega_lite_chart(LC.panel(arm, rows.get(i, []), bands[i], arm.knobs.epochs), width="stretch")
         if drawn is not None:
             drawn[i] = n
 
@@ -145,7 +145,7 @@ def _train(preset: Preset, bands, key, stop_slot, status, progress, slots, below
     st.session_state.pop(f"{key}-stop-pressed", None)
     hit = t.cached(arms)
     if hit is None:
-        stop_slot.button("Stop", icon="⏹️", key=f"{key}-stop", on_click=_flag_stop, args=(key,))
+        stop_slot.button("Stop", icon="⏹️", key=f"{key}-stop", on_click=_flag_stop, args=(key,), width="stretch")
         try:
             hit = _run_locked(t, arms, bands, store, key, status, progress, slots)
         except TimeoutError as err:
