@@ -7,7 +7,7 @@ from explainer import artifacts as A, charts as C, palette as P, tidy as T, ui
 
 FOLDER = "e5/mnist"
 
-st.title("🎬 Learning, or just remembering?")
+st.title("Learning, or just remembering?", icon="🎬")
 st.markdown(
     "Two students get the same stack of practice exercises. The first one reads them with the right answers "
     "and slowly works out *why* each answer is right. The second one gets the very same exercises, but somebody "
@@ -40,7 +40,7 @@ score = agg.set_index(["model", "on"])["mean"]
 real_train, real_val = score["studied real labels", "digits it studied"], score["studied real labels", "digits it never saw"]
 rand_train, rand_val = score["studied shuffled labels", "digits it studied"], score["studied shuffled labels", "digits it never saw"]
 
-st.subheader("🧑‍🎓 Meet our two students")
+st.subheader("Meet our two students", icon="🧑‍🎓")
 left, right = st.columns(2)
 left.metric("🟦 Real labels: on its training digits", ui.pct(real_train, 1))
 left.metric("🟦 Real labels: on new digits", ui.pct(real_val, 1))
@@ -74,7 +74,7 @@ else:
     fresh = teaser.index[teaser["split"] == "val"][:12]
     right_real = int((teaser.loc[fresh, "pred_real"] == teaser.loc[fresh, "true_label"]).sum())
     right_rand = int((teaser.loc[fresh, "pred_random"] == teaser.loc[fresh, "true_label"]).sum())
-    st.subheader("🔍 A pop quiz on new digits")
+    st.subheader("A pop quiz on new digits", icon="🔍")
     st.markdown(f"Twelve digits neither network has seen. The real-label student names **{right_real}** of them "
                 f"correctly, the memorizer **{right_rand}**.")
     caps = [f"🟦 {teaser.at[i, 'pred_real']} · 🟪 {teaser.at[i, 'pred_random']}" for i in fresh]

@@ -8,7 +8,7 @@ from explainer import artifacts as A, charts as C, digit as D, palette as P, tid
 
 FOLDER = "e5/mnist"
 
-st.title("🧠 Remembering is not understanding")
+st.title("Remembering is not understanding", icon="🧠")
 st.markdown(
     "A student who crams stores each exercise as it is: *this page, this picture, this answer*. A student who "
     "understands stores a rule: *a loop on top of a stem is a nine*. Both can recite the practice sheet. Only the "
@@ -27,7 +27,7 @@ else:
     studied = teaser.index[teaser["split"] == "train"][:12]
     parrot = int((teaser.loc[studied, "pred_random"] == teaser.loc[studied, "random_label"]).sum())
     truthful = int((teaser.loc[studied, "pred_real"] == teaser.loc[studied, "true_label"]).sum())
-    st.subheader("🦜 The parrot's flash cards")
+    st.subheader("The parrot's flash cards", icon="🦜")
     st.markdown(
         "Below are training digits from the shuffled-label run, each with the label the network was *told* "
         f"(usually nonsense). The memorizing network repeats the told label on **{parrot} of {len(studied)}**; "
@@ -42,7 +42,7 @@ else:
     st.caption("Under each digit: the label the shuffled-label network studied, what it answers (🟪), and what "
                "the real-label network answers (🟦).")
 
-st.subheader("📏 The gap, condition by condition")
+st.subheader("The gap, condition by condition", icon="📏")
 try:
     summary = A.table(FOLDER, "summary", needs=["kind"], numeric=["p", "seed", "final_train_acc", "final_val_acc"])
 except A.Missing as err:
@@ -69,7 +69,7 @@ else:
                      f"validation digits, mean ± sd over seeds; random conditions at p = {max(full.values()):g}.",
              data=agg, folder=FOLDER, key="memo-gap")
 
-st.subheader("✏️ Draw a digit")
+st.subheader("Draw a digit", icon="✏️")
 try:
     students = {name: D.student(name) for name in D.STUDENTS}
 except A.Missing as err:
@@ -93,7 +93,7 @@ else:
         with sees:
             ui.picture(ui.enlarge(D.to_uint8(x28), 2), "What the networks see: your digit at 28 × 28 pixels, "
                        "centred like an MNIST digit", "your drawing as the 28 by 28 pixel input", width=168)
-            st.button("🧽 Wipe and draw another", key="digit-wipe",
+            st.button("Wipe and draw another", icon="🧽", key="digit-wipe",
                       on_click=lambda: st.session_state.update({"digit-attempt": attempt + 1}))
         probs = {name: D.predict(s, x28)[0] for name, s in students.items()}
         real, rand = (int(probs[n].argmax()) for n in D.STUDENTS)
@@ -113,7 +113,7 @@ else:
                    "its answer in full colour. The shuffled-label student was trained on the same digits with "
                    "labels drawn at random, so even a confident answer from it says nothing about your digit.")
 
-st.subheader("🔬 Inside the first layer")
+st.subheader("Inside the first layer", icon="🔬")
 try:
     weights = A.arrays(FOLDER, "first_layer", needs=["real", "random"])
 except A.Missing as err:

@@ -6,7 +6,7 @@ import streamlit as st
 from explainer import artifacts as A, figdata as D, figures as F, paper, palette as P, questions as Q, ui
 from explainer import lab
 
-st.title("📊 What makes a model cram?")
+st.title("What makes a model cram?", icon="📊")
 st.markdown(
     "Three ingredients tip a student towards rote learning: **too few exercises** (it is easier to remember ten "
     "answers than to find the rule behind them), **a huge memory** (more parameters than needed), and **messy "
@@ -16,7 +16,7 @@ st.markdown(
 
 
 def capacity() -> None:
-    st.subheader("🏋️ How much room does noise need? (E3)")
+    st.subheader("How much room does noise need? (E3)", icon="🏋️")
     st.markdown(
         "Train MLPs of growing width on digits with a share p of the training data corrupted, and keep each run's "
         "best validation accuracy. Clean data is learned well by a small network. With noise in the mix the "
@@ -53,8 +53,8 @@ def width_answer(means) -> tuple[str, str]:
                    f"{paper.CONVERGENCE_WIDTH_RATIO.iloc[1, 1]:g}× (4096 vs 256 units, all of MNIST).")
 
 
-def convergence(item: str, x: str, x_title: str, heading: str, story: str) -> None:
-    st.subheader(heading)
+def convergence(item: str, x: str, x_title: str, heading: str, icon: str, story: str) -> None:
+    st.subheader(heading, icon=icon)
     st.markdown(story)
     folder = f"e4/{item}"
     try:
@@ -83,11 +83,11 @@ def convergence(item: str, x: str, x_title: str, heading: str, story: str) -> No
 
 
 capacity()
-convergence("width", "width", "hidden units per layer (log scale)", "⏱️ Does a bigger brain cram faster? (E4)",
+convergence("width", "width", "hidden units per layer (log scale)", "Does a bigger brain cram faster? (E4)", "⏱️",
             "Train the same data on networks of growing width and count the epochs each needs to fit its training "
             "set completely, relative to the narrowest network. Wider nets fit everything sooner; the question is "
             "whether real digits and noise gain the same.")
-convergence("size", "n_train", "training examples (log scale)", "📚 More homework, more cramming? (E4)",
+convergence("size", "n_train", "training examples (log scale)", "More homework, more cramming? (E4)", "📚",
             "Now grow the training set at a fixed width. Real examples share patterns, so each new one is partly "
             "known already; noise examples are all strangers, so time to fit should grow much faster for them. "
             f"The paper (input noise only): clean data at 50,000 examples needed {paper.CONVERGENCE_SIZE_CLEAN_50K:g}× "
@@ -95,6 +95,6 @@ convergence("size", "n_train", "training examples (log scale)", "📚 More homew
             f"{paper.CONVERGENCE_SIZE_NOISY_50K[1]:g}× (the peak, {paper.CONVERGENCE_SIZE_NOISY_PEAK[0]:g}–"
             f"{paper.CONVERGENCE_SIZE_NOISY_PEAK[1]:g}×, at 3,125 examples). Ours, where random labels are our own "
             "addition (the scoreboard's E4r):")
-st.subheader("🧑‍🔬 Try it yourself")
+st.subheader("Try it yourself", icon="🧑‍🔬")
 lab.retrain_panel("capacity", key="factors-live")
 st.page_link("chapters/04_experiment_time.py", label="Next: the experiment itself", icon="🧪")

@@ -10,7 +10,7 @@ from explainer import (artifacts as A, charts as C, figdata as D, figures as F, 
                        tidy as T, ui)
 from explainer import lab
 
-st.title("🧪 Experiment time: feed it nonsense")
+st.title("Experiment time: feed it nonsense", icon="🧪")
 st.markdown(
     "Time for the classic stress test. Take one network and train three copies: one on real digits, one on the "
     "same digits with **labels drawn at random** (randY), and one where every **picture is replaced by random "
@@ -53,7 +53,7 @@ def faster_answer(dataset: str) -> tuple[str, str]:
 
 
 def learning_curves() -> None:
-    st.subheader("📈 Three training runs, side by side")
+    st.subheader("Three training runs, side by side", icon="📈")
     dataset = ui.dataset_picker("exp-dataset", "e5")
     folder = f"e5/{dataset}"
     try:
@@ -80,7 +80,7 @@ def learning_curves() -> None:
 
 
 def easy_and_hard() -> None:
-    st.subheader("🎯 Easy digits and hard digits")
+    st.subheader("Easy digits and hard digits", icon="🎯")
     st.markdown(
         "Now train the network for exactly **one epoch**, many times over, each time from a fresh start. For every "
         "training example count how often it is classified correctly afterwards. If networks learn shared "
@@ -133,6 +133,6 @@ def easy_and_hard() -> None:
 
 learning_curves()
 easy_and_hard()
-st.subheader("🧑‍🔬 Try it yourself")
+st.subheader("Try it yourself", icon="🧑‍🔬")
 lab.retrain_panel("twin", key="exp-live")
 st.page_link("chapters/05_regularization.py", label="Next: putting the model on a diet", icon="🛑")

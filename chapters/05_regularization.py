@@ -75,7 +75,7 @@ def ours_vs_paper() -> str:
             "the comparisons between settings are meant to carry over.") if parts else ""
 
 
-st.title("🛑 Regularization: putting the model on a diet")
+st.title("Regularization: putting the model on a diet", icon="🛑")
 st.markdown(
     "If a network crams because it has room and time to spare, make cramming harder. Regularizers add friction: "
     "**dropout** switches random units off at every step, **input dropout** and **input noise** blur the "
@@ -92,7 +92,7 @@ st.markdown(
 def sweep_panel(ds: str, trade: pd.DataFrame, front: pd.DataFrame) -> None:
     g = trade[trade["dataset"] == ds]
     f = front[front["dataset"] == ds] if len(front) else front
-    st.markdown(f"#### {SWEEPS[ds]}")
+    ui.md(f"#### {SWEEPS[ds]}")
     if g.empty:
         ui.missing(A.Missing(f"no E6 item on {ui.DATASET_NAME.get(ds, ds)} has written its `settings.csv` yet",
                              f"e6/{'cifar_dropout' if ds == 'cifar10' else 'dropout'}"), f"The {SWEEPS[ds][2:]} sweep")
@@ -116,7 +116,7 @@ def sweep_panel(ds: str, trade: pd.DataFrame, front: pd.DataFrame) -> None:
 def measured_story() -> None:
     """The measured sweeps side by side, then the random-label curves of one item."""
     trade, front, absent = D.sweep()
-    st.subheader("⚖️ Memorization held back vs generalization kept")
+    st.subheader("Memorization held back vs generalization kept", icon="⚖️")
     if trade.empty:
         ui.missing(A.Missing("`artifacts/e6/<regularizer>/settings.csv` has not been produced yet", "e6/dropout"),
                    "The regularizer sweep (E6)")
@@ -136,7 +136,7 @@ def measured_story() -> None:
         if note:
             st.markdown(note)
 
-    st.subheader("🐢 Slowing the memorizer down")
+    st.subheader("Slowing the memorizer down", icon="🐢")
     present = [i for i in MNIST + CIFAR if A.available(f"e6/{i}", "curves")]
     if not present:
         ui.missing(A.Missing("`artifacts/e6/<regularizer>/curves.csv` has not been produced yet", "e6/dropout"),
@@ -159,6 +159,6 @@ def measured_story() -> None:
 
 
 measured_story()
-st.subheader("🧑‍🔬 Try it yourself")
+st.subheader("Try it yourself", icon="🧑‍🔬")
 lab.retrain_panel("regularization", key="reg-live")
 st.page_link("chapters/06_data_augmentation.py", label="Next: exercise for the model", icon="🦸")

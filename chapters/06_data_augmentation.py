@@ -41,7 +41,7 @@ def random_label_curves(folder: str):
     return T.spread(rand, ["family", "strength_rank", "strength", "epoch"], "train_acc")
 
 
-st.title("🦸 Data augmentation: a workout for the model")
+st.title("Data augmentation: a workout for the model", icon="🦸")
 st.markdown(
     "Here is a trick a crammer hates: never show the same exercise twice. Tilt the digit a little, sprinkle some "
     "pixel noise on it, turn the brightness or the colours up or down. The *meaning* of a real picture survives "
@@ -74,7 +74,7 @@ def measured_story() -> None:
     except A.Missing:
         gallery = None
     if gallery is not None:
-        st.subheader("🤸 The same digits, stretched")
+        st.subheader("The same digits, stretched", icon="🤸")
         n = min(6, gallery["images"].shape[0])
         rows = [gallery["images"][:n]] + [gallery["augmented"][k, 0, :n] for k in range(len(gallery["augment"]))]
         names = ["original"] + [setting(str(a), float(v)) for a, v in zip(gallery["augment"], gallery["strength"])]
@@ -85,7 +85,7 @@ def measured_story() -> None:
         st.caption("The first few training images as the network sees them: the original, then one random draw of each "
                    "augmentation setting (a new draw every time the image comes round).")
 
-    st.subheader("🏃 Memorizing while the pictures move")
+    st.subheader("Memorizing while the pictures move", icon="🏃")
     table = out["table"]
     mem = table.get("random labels: training accuracy")
     gen = table.get("real labels: best validation accuracy")
@@ -128,6 +128,6 @@ def measured_story() -> None:
 
 
 measured_story()
-st.subheader("🧑‍🔬 Try it yourself")
+st.subheader("Try it yourself", icon="🧑‍🔬")
 lab.retrain_panel("augmentation", key="aug-live")
 st.page_link("chapters/07_memorization_vs_generalization.py", label="Next: the big match", icon="🤼")

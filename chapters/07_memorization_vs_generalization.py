@@ -9,7 +9,7 @@ import streamlit as st
 from explainer import (artifacts as A, charts as C, figdata as D, figures as F, paper, palette as P, tidy as T,
                        ui)
 
-st.title("🤼 The match: memorizer vs generalizer")
+st.title("The match: memorizer vs generalizer", icon="🤼")
 st.markdown(
     "In one corner, the memorizer: it knows every training example by heart and bends around each one. In the "
     "other, the generalizer: it learns a handful of broad rules and lets the details slide. Both can post a "
@@ -25,7 +25,7 @@ E2_PANEL = {"labels": "digit labels", "own_class": "every digit its own class"}
 
 
 def gini_round() -> None:
-    st.subheader("🥊 Round 1: who carries the weight?")
+    st.subheader("Round 1: who carries the weight?", icon="🥊")
     st.markdown(
         "Measure how much the training loss depends on each training example. When a network learns patterns, a "
         "few typical examples do most of the teaching and the dependence is lopsided (a high Gini coefficient). "
@@ -141,7 +141,7 @@ def clock_view(folder: str) -> dict:
 
 
 def csr_round() -> None:
-    st.subheader("🥊 Round 2: how wiggly is the boundary?")
+    st.subheader("Round 2: how wiggly is the boundary?", icon="🥊")
     st.markdown(
         "Take a validation digit and nudge its pixels a tiny bit, searching for a nudge that changes the "
         "network's answer. If such a nudge exists, the digit sits close to a decision boundary: it is a "
@@ -187,7 +187,7 @@ def csr_round() -> None:
 
 
 def clock_round() -> None:
-    st.subheader("🥊 Round 3: the memorization clock ⏰")
+    st.subheader("Round 3: the memorization clock", icon="⏰")
     folder = "e5/mnist"
     try:
         view = clock_view(folder)

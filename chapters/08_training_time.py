@@ -6,7 +6,7 @@ import streamlit as st
 from explainer import artifacts as A, figdata as D, figures as F, questions as Q, ui
 from explainer import lab
 
-st.title("⏳ Knowing when to put the pencil down")
+st.title("Knowing when to put the pencil down", icon="⏳")
 st.markdown(
     "Cramming has a timeline. At first a student picks up the big ideas, and every hour of study pays off on the "
     "exam. Keep going long after that and the extra hours go into learning the typos in the textbook by heart. "
@@ -38,7 +38,7 @@ def measured_story() -> None:
                    "The training-time curves")
         return
 
-    st.subheader("📉 The rise and fall of validation accuracy")
+    st.subheader("The rise and fall of validation accuracy", icon="📉")
     pick = ui.guess(f"time-{dataset}", *Q.STOP)
     if pick is None:
         return
@@ -55,7 +55,7 @@ def measured_story() -> None:
         + (": every extra epoch buys memory, not understanding." if falls else ".")
     )
     left, mid, right = st.columns(3)
-    left.metric("🛑 Best epoch to stop", stop["best_epoch"])
+    left.metric("Best epoch to stop", stop["best_epoch"])
     mid.metric("Validation kept", ui.pct(stop["best"], 1), delta=f"{100 * (stop['best'] - stop['final']):+.1f} pts vs the end")
     right.metric("Training skipped", ui.pct(stop["saved_share"]), help="Share of the epochs that would not be trained"
                  + (f" (≈ {run['saved_s']:.0f} s of this run's wall-clock)" if run["saved_s"] == run["saved_s"] else ""))
@@ -63,7 +63,7 @@ def measured_story() -> None:
     F.timeline(run, p, dataset, folder)
     ui.reveal(pick, *stop_answer(dataset, stop, p))
 
-    st.subheader("🏔️ Peak vs finish, for every noise level")
+    st.subheader("Peak vs finish, for every noise level", icon="🏔️")
     try:
         peak = D.peaks(folder)
     except A.Missing as err:
@@ -101,6 +101,6 @@ def fit_table(folder: str) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="content")
 
 measured_story()
-st.subheader("🧑‍🔬 Try it yourself")
+st.subheader("Try it yourself", icon="🧑‍🔬")
 lab.retrain_panel("early-stopping", key="time-live")
 st.page_link("chapters/09_model_design.py", label="Next: designing against memorization", icon="🏗️")

@@ -8,7 +8,7 @@ import streamlit as st
 
 from explainer import artifacts as A, catalog as X, charts as C, palette as P, ui
 
-st.title("🏗️ Designing against memorization")
+st.title("Designing against memorization", icon="🏗️")
 st.markdown(
     "The lessons so far, as a design checklist: size the network to the data, feed it as many and as varied "
     "examples as you can, add a little friction, and do not train forever. How much each knob matters depends "
@@ -34,7 +34,7 @@ net = chosen.split("|")
 table = table[(table["dataset"] == net[0]) & (table["arch"] == net[1])]
 unit = "units per layer" if net[1] == "mlp" else "filters per conv layer"
 
-st.subheader("🎛️ The console")
+st.subheader("The console", icon="🎛️")
 left, right = st.columns(2)
 widths = sorted({int(w) for w in table["width"].dropna()} | {2 ** k for k in range(2, 13)})
 sizes = sorted({int(n) for n in table["n_train"].dropna()} | {100, 500, 1000, 2000, 4000, 8000})
@@ -55,7 +55,7 @@ if reg == "adversarial":  # E6 pairs each adversarial weight with a hidden dropo
     want["dropout"] = paired[0] if len(paired) < 2 else left.select_slider(
         "Paired hidden dropout", paired, value=paired[len(paired) // 2], key="design-adv-dropout")
 
-st.subheader("📋 What the runs say")
+st.subheader("What the runs say", icon="📋")
 found, close = X.lookup(net[0], net[1], **want)
 if "best_val_acc" not in found:
     st.info("No stage on this network measured validation accuracy yet; run `dvc repro` for E3 or E5.")
@@ -81,7 +81,7 @@ if "fit_epoch" in found:
 lines = [f"- **{name}**: {where(row)}" for name, row in
          zip(["validation accuracy", "training accuracy", "time to fit"], [found.get(c) for c in X.OUTCOMES])
          if row is not None]
-st.markdown(("🎯 " if not X.differences(best, want) else "🧭 ") + "Where each number comes from:\n" + "\n".join(lines))
+ui.md(("🎯 " if not X.differences(best, want) else "🧭 ") + "Where each number comes from:\n" + "\n".join(lines))
 st.markdown(f"At its best epoch the nearest measured network reaches **{ui.pct(best['best_val_acc'])}** on clean "
             f"validation data (± {ui.pct(best['best_val_sd'], 1)} over seeds) while fitting "
             f"{ui.pct(best['final_train_acc'])} of its training labels as given.")

@@ -20,7 +20,7 @@ SCALE_NOTE = {
     "smoke": "a seconds-long plumbing test whose numbers mean nothing",
 }
 chosen = A.selected()
-st.title("🎉 The scoreboard")
+st.title("The scoreboard", icon="🎉")
 st.markdown(
     "Time to grade the paper against our own runs. Each claim below was checked by a rule written in code (it "
     "is printed under every claim) that reads only the result tables; nobody typed a verdict in. Our runs are "
@@ -47,10 +47,10 @@ claims = claims.fillna("")
 tested = claims[claims["kind"] == "experiment"]
 extra = claims[claims["kind"] == "story"]
 counts = tested["verdict"].value_counts().reindex(VERDICTS, fill_value=0)
-st.markdown("Of the paper's **{}** experimental claims: ".format(len(tested))
-            + ", ".join(f"{BADGE[v]} **{n}** {v}" for v, n in counts.items()) + "."
-            + (f" The story adds {len(extra)} claim{'s' if len(extra) != 1 else ''} of its own, graded separately "
-               "below." if len(extra) else ""))
+ui.md("Of the paper's **{}** experimental claims: ".format(len(tested))
+      + ", ".join(f"{BADGE[v]} **{n}** {v}" for v, n in counts.items()) + "."
+      + (f" The story adds {len(extra)} claim{'s' if len(extra) != 1 else ''} of its own, graded separately "
+         "below." if len(extra) else ""))
 
 tally = counts.rename_axis("verdict").reset_index(name="claims")
 ui.chart(partial(C.verdict_bar, tally, COLOR, "the paper's experimental claims"),
@@ -59,24 +59,24 @@ ui.chart(partial(C.verdict_bar, tally, COLOR, "the paper's experimental claims")
                  "(their stage has not run). The story's own claims are not counted here.",
          data=tally, folder=FOLDER, key="scoreboard-tally")
 
-st.subheader("🏆 The four big conclusions")
+st.subheader("The four big conclusions", icon="🏆")
 for _, row in claims[claims["kind"] == "conclusion"].iterrows():
     with st.container(border=True):
-        st.markdown(f"{BADGE.get(row['verdict'], '❔')} **{row['claim']}**  \n*{row['verdict']}* · evidence: {row['ours']}")
+        ui.md(f"{BADGE.get(row['verdict'], '❔')} **{row['claim']}**  \n*{row['verdict']}* · evidence: {row['ours']}")
 
 
 
 def claim_card(row) -> None:
     with st.container(border=True):
         page = f" · story page {int(row['page'])}" if str(row.get("page", "")).isdigit() else ""
-        st.markdown(f"{BADGE.get(row['verdict'], '❔')} **{row['id']}** · {row['experiment']}{page}  \n{row['claim']}")
+        ui.md(f"{BADGE.get(row['verdict'], '❔')} **{row['id']}** · {row['experiment']}{page}  \n{row['claim']}")
         st.markdown(f"**Paper:** {row['paper']}  \n**Ours:** {row['ours']}  \n**Verdict:** {row['verdict']}")
         st.caption(f"Rule: {row['rule']}")
         if row.get("rule_change"):
-            st.caption(f"✏️ Rule changed: {row['rule_change']}")
+            ui.small(f"✏️ Rule changed: {row['rule_change']}")
 
 
-st.subheader("🔎 The paper's claims, one by one")
+st.subheader("The paper's claims, one by one", icon="🔎")
 show = st.segmented_control("Show", ["all", *VERDICTS], default="all", key="scoreboard-filter", required=True) or "all"
 for _, row in tested.iterrows():
     if show == "all" or row["verdict"] == show:
@@ -84,7 +84,7 @@ for _, row in tested.iterrows():
 st.page_link("chapters/13_paper_figures.py", label="The same verdicts beside each of the paper's figures", icon="🖼️")
 
 if len(extra):
-    st.subheader("🧪 The story's own claim" + ("s" if len(extra) > 1 else ""))
+    st.subheader("The story's own claim" + ("s" if len(extra) > 1 else ""), icon="🧪")
     st.markdown("Not claims of the paper: things this story asserts on its own (random labels on page 3, data "
                 "augmentation on page 6), checked by written rules just like the paper's claims.")
     for _, row in extra.iterrows():
@@ -93,7 +93,7 @@ if len(extra):
 graded = pd.concat([tested, extra])
 changed = graded[graded["rule_change"] != ""] if "rule_change" in graded.columns else graded.iloc[0:0]
 if len(changed):
-    st.subheader("✏️ Rules that changed, and why")
+    st.subheader("Rules that changed, and why", icon="✏️")
     st.markdown("A rule may change only to follow the paper's claim more faithfully, never to reach a verdict. "
                 "These are every change since the scoreboard was first published:")
     for _, row in changed.iterrows():

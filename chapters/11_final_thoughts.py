@@ -5,7 +5,7 @@ import streamlit as st
 from explainer import artifacts as A, paper, questions as Q, ui
 from explainer.story import CHAPTERS
 
-st.title("🏁 Final thoughts: less cramming, more understanding")
+st.title("Final thoughts: less cramming, more understanding", icon="🏁")
 st.markdown(
     "Deep networks are gifted crammers: give them enough room and enough epochs and they will store anything, "
     "even static. What keeps them honest is the same advice you would give a student: **more and more varied "
@@ -15,19 +15,20 @@ st.markdown(
     "Do not take our word for any of it. Every number in this app can be regenerated on your own machine."
 )
 
-st.subheader("🔁 Reproduce every figure")
+st.subheader("Reproduce every figure", icon="🔁")
 st.page_link("chapters/13_paper_figures.py", label="The paper's figures side by side with ours, and their verdicts",
              icon="🖼️")
 st.markdown("From a fresh clone (the results the pages show are already committed, so the app needs no training):")
-st.code("pip install -r requirements.txt && streamlit run app.py     # the app, as you see it", language="bash")
+st.code("pip install -r requirements.txt && streamlit run app.py     # the app, as you see it", language="bash",
+        wrap_lines=True)  # wrapped: a block that scrolls sideways cannot be scrolled by keyboard
 st.markdown("To regenerate the results themselves with the pipeline (CPU profile, the one shown here):")
 st.code("pip install -r requirements-dev.txt\n"
         "dvc repro                       # every experiment; only stages whose code or params changed rerun\n"
         "dvc repro e5@mnist           # one experiment (stage@item)\n"
         "dvc metrics show                # the headline numbers\n"
-        "dvc exp run -S profile=paper    # the paper's scale, on a GPU", language="bash")
+        "dvc exp run -S profile=paper    # the paper's scale, on a GPU", language="bash", wrap_lines=True)
 
-st.subheader("💸 What a larger scale would cost")
+st.subheader("What a larger scale would cost", icon="💸")
 try:
     plan = A.table("plan", "plan", needs=("profile", "device", "stage", "tflop", "minutes"),
                    numeric=("tflop", "minutes"))
@@ -62,7 +63,7 @@ else:
                "devices and the assumptions). A GPU set is made with `bash tools/gpu_run.sh` on a lent GPU (a deadline, "
                "the set packed after every stage) and shows up in the sidebar's result-set switch.")
 
-st.subheader("🖥️ What ran where")
+st.subheader("What ran where", icon="🖥️")
 found = A.manifests()
 if not found:
     st.info("🧩 **No results have been produced yet.** Run `dvc repro`; this table then lists every stage.")
@@ -85,10 +86,10 @@ else:
                 f"{' and '.join(devices)}. Profiles: {', '.join(sorted(set(table['profile'])))}.")
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption("One row per stage output folder, read from its manifest.json (written by the stage itself).")
-    st.download_button("⬇️ This table (CSV)", data=lambda: table.to_csv(index=False), file_name="what_ran_where.csv",
+    st.download_button("This table (CSV)", icon="⬇️", data=lambda: table.to_csv(index=False), file_name="what_ran_where.csv",
                        mime="text/csv", key="download-what-ran-where", on_click="ignore")
 
-st.subheader("🍎 For teachers: a 15-minute path")
+st.subheader("For teachers: a 15-minute path", icon="🍎")
 st.markdown(
     "Every chapter has its own address, so a class can be sent straight to one. Add `?embed=true` to show it "
     "without the app's toolbar, for a projector or an `<iframe>` in a course page, e.g. "
@@ -101,9 +102,9 @@ steps = []
 for i, (url, minutes, what, question) in enumerate(Q.PATH, 1):
     asked = f" *Question:* {question[0]}" if question else ""
     steps.append(f"{i}. **{title.get(url, url)}** (`/{url}`, {minutes} min): {what}{asked}")
-st.markdown("\n".join(steps))
+ui.md("\n".join(steps))
 
-st.subheader("📦 Data and sources")
+st.subheader("Data and sources", icon="📦")
 st.markdown(
     "- **MNIST**: a 10,000-digit sample of the real MNIST training set ships with the code in `data/mnist10k.npz` "
     "(its provenance and checksum are in `data/README.md`); LeCun, Cortes and Burges, "
@@ -114,4 +115,4 @@ st.markdown(
     "diamonds; every sentence of this app is our own.\n"
     "- **This app**: Streamlit pages in `chapters/` (the frame is `app.py`), chart code in `explainer/`, the science in `training/`."
 )
-st.markdown("Thanks for reading to the end. May your networks generalize and your students understand. 🎓")
+ui.md("Thanks for reading to the end. May your networks generalize and your students understand. 🎓")

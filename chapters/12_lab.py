@@ -8,7 +8,7 @@ trainer unchecked. The panel below them (explainer/lab) trains, draws and compar
 """
 import streamlit as st
 
-from explainer import lab
+from explainer import lab, ui
 from explainer.lab.knobs import FIELDS, clamp_knobs, from_query, lab_config, to_query
 from explainer.lab.presets import lab_preset
 from explainer.lab.runtime import panel_trainer
@@ -45,32 +45,32 @@ def controls() -> None:
     ss, sgd = st.session_state, f"SGD (momentum {lab_config().momentum:g})"
     data, net, train = st.columns(3)
     with data:
-        st.markdown("**📦 Data**")
+        ui.md("**📦 Data**")
         st.slider("Training digits", 100, 2000, step=50, key=k("n_train"), help=FIELDS["n_train"].metadata["help"])
         st.selectbox("Corrupt…", list(NOISE), format_func=NOISE.get, key=k("noise"))
         st.slider("…this share of them (%)", 0, 100, step=5, key=k("noise_pct"), disabled=ss[k("noise")] == "none")
         st.checkbox("Also train a clean-label twin", key=k("twin"), help=FIELDS["twin"].metadata["help"])
     with net:
-        st.markdown("**🧠 Network**")
+        ui.md("**🧠 Network**")
         st.select_slider("Width (units per layer)", with_value(WIDTHS, ss[k("width")]), key=k("width"))
         st.slider("Depth (hidden layers)", 1, 4, key=k("depth"))
         st.slider("Dropout", 0.0, 0.9, step=0.05, key=k("dropout"))
         st.select_slider("Weight decay", with_value(DECAYS, ss[k("weight_decay")]), key=k("weight_decay"),
                          format_func=lambda v: f"{v:g}")
     with train:
-        st.markdown("**🏋️ Training**")
+        ui.md("**🏋️ Training**")
         st.radio("Optimiser", ["adam", "sgd"], key=k("optimizer"), horizontal=True,
                  format_func=lambda v: {"adam": "Adam", "sgd": sgd}[v])
         st.select_slider("Learning rate", with_value(LRS, ss[k("lr")]), key=k("lr"), format_func=lambda v: f"{v:g}")
         st.select_slider("Batch size", with_value(BATCHES, ss[k("batch_size")]), key=k("batch_size"))
         st.slider("Epochs", 1, 200, key=k("epochs"))
         st.number_input("Seed", 0, 9999, step=1, key=k("seed"))
-    with st.expander("🦸 Augmentation (per batch)", expanded=bool(ss[k("rotation")] or ss[k("pixel_noise")])):
+    with st.expander("Augmentation (per batch)", icon="🦸", expanded=bool(ss[k("rotation")] or ss[k("pixel_noise")])):
         st.slider("Rotation, ± degrees", 0.0, 45.0, step=5.0, key=k("rotation"))
         st.slider("Pixel noise (std, pixels in 0–1)", 0.0, 0.5, step=0.05, key=k("pixel_noise"))
 
 
-st.title("🔬 The lab: cram or learn, you decide")
+st.title("The lab: cram or learn, you decide", icon="🔬")
 st.markdown(
     "Your turn to run the experiment. Pick how many digits the network studies, how many of them get **wrong "
     "labels** (randY) or **static instead of a picture** (randX), how big the network is and how it is held back, "
@@ -96,6 +96,6 @@ if "results" in st.query_params:  # the sidebar's result set travels with a shar
     query["results"] = st.query_params["results"]
 if st.query_params.to_dict() != query:
     st.query_params.from_dict(query)
-st.caption("🔗 These settings live in the page's address: copy it to share this exact run. "
+ui.small("🔗 These settings live in the page's address: copy it to share this exact run. "
            "Limits for this 2-core server: up to 2,000 digits, width 1,024, 200 epochs, one run at a time.")
 lab.run_panel(lab_preset(knobs), KEY, preview=True)

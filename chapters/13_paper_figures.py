@@ -12,7 +12,7 @@ from explainer import artifacts as A, figdata as D, figures as F, paper, ui
 BADGE = ui.VERDICT_BADGE
 NUMBERS = [f.number for f in paper.FIGURES]
 
-st.title("🖼️ The paper's figures, one by one")
+st.title("The paper's figures, one by one", icon="🖼️")
 st.markdown(
     "The story retells the paper in its own order. This page follows the paper instead: one section per figure, "
     "with what the figure plotted and the numbers it reads, our own version drawn from our runs (the very chart "
@@ -36,7 +36,7 @@ def verdicts(n: int, rows: pd.DataFrame | None) -> None:
         st.caption(f"No claim of the scoreboard cites Fig. {n}.")
     for _, row in rows.iterrows():
         with st.container(border=True):
-            st.markdown(f"**Fig. {n} · {row['id']}** {BADGE.get(row['verdict'], '❔')} ***{row['verdict']}*** · "
+            ui.md(f"**Fig. {n} · {row['id']}** {BADGE.get(row['verdict'], '❔')} ***{row['verdict']}*** · "
                         f"{row['claim']}  \n**Paper:** {row['paper']}  \n**Ours:** {row['ours']}")
 
 

@@ -3,6 +3,7 @@ provenance and CSV download, digit grids, the dataset picker and number formatti
 from __future__ import annotations
 
 import io
+import re
 from typing import Callable, Sequence
 
 import numpy as np
@@ -20,6 +21,36 @@ DATASET_NAME = {"mnist10k": "MNIST (10k-digit sample)", "mnist": "MNIST", "cifar
 VERDICTS = ["reproduced", "partly", "depends on definition", "not resolved", "not reproduced", "not run"]
 VERDICT_BADGE = {"reproduced": "✅", "partly": "🌗", "depends on definition": "🔀", "not resolved": "❔",
                  "not reproduced": "❌", "not run": "⏸️"}
+
+
+# An emoji: a character Unicode draws as an emoji by default, or any symbol with the emoji variation selector
+# (U+FE0F), and the parts a zero-width joiner adds to it (🧑‍🎓). Arrows and shapes drawn as text (→ ● ▲) are not.
+_EMOJI_BMP = ("\u231A\u231B\u23E9-\u23EC\u23F0\u23F3\u25FD\u25FE\u2614\u2615\u2648-\u2653\u267F\u2693"
+              "\u26A1\u26AA\u26AB\u26BD\u26BE\u26C4\u26C5\u26CE\u26D4\u26EA\u26F2\u26F3\u26F5\u26FA\u26FD"
+              "\u2705\u270A\u270B\u2728\u274C\u274E\u2753-\u2755\u2757\u2795-\u2797\u27B0\u27BF\u2B1B"
+              "\u2B1C\u2B50\u2B55")
+_ONE_EMOJI = f"(?:[\U0001F000-\U0001FAFF{_EMOJI_BMP}]\uFE0F?|[\u00A9\u00AE\u203C-\u2BFF]\uFE0F)"
+EMOJI = re.compile(f"{_ONE_EMOJI}(?:\u200D{_ONE_EMOJI})*")
+# The coloured squares that key a chart's colours (🟦 real labels): meant to be read, by their name ("blue square").
+COLOUR_KEYS = frozenset("🟦🟪🟥🟧🟩")
+
+
+def quiet(text: str) -> str:
+    """Markdown whose decorative emoji a screen reader skips (each in an aria-hidden span; colour keys stay).
+    For st.markdown / st.caption with unsafe_allow_html=True (`md`, `small`): a heading, button, expander
+    or alert takes its emoji as `icon=` instead (an alert's leading one is taken as its icon by itself),
+    which Streamlit draws hidden from screen readers."""
+    return EMOJI.sub(lambda m: m[0] if m[0] in COLOUR_KEYS else f'<span aria-hidden="true">{m[0]}</span>', text)
+
+
+def md(text: str, where=st) -> None:
+    """st.markdown of `text` with its decorative emoji hidden from screen readers (`quiet`)."""
+    where.markdown(quiet(text), unsafe_allow_html=True)
+
+
+def small(text: str, where=st) -> None:
+    """st.caption of `text` with its decorative emoji hidden from screen readers (`quiet`)."""
+    where.caption(quiet(text), unsafe_allow_html=True)
 
 
 def pct(x: float, digits: int = 0) -> str:
@@ -71,7 +102,8 @@ def provenance(folder: str, data: pd.DataFrame, key: str, table: Callable[[], pd
     """Under a chart: the numbers it draws as a small HTML table (`table()`, which a screen reader can walk,
     unlike a canvas grid) and the exact data as CSV, what produced it, how to rerun it and its parameters.
     The expander renders its content only once opened, so closed ones cost nothing on a page switch."""
-    box = st.expander("🔎 Where these numbers come from · the data as a table and CSV", key=f"provenance-{key}",
+    box = st.expander("Where these numbers come from · the data as a table and CSV", icon="🔎",
+                      key=f"provenance-{key}",
                       on_change="rerun")
     if not box.open:
         return
@@ -83,11 +115,11 @@ def provenance(folder: str, data: pd.DataFrame, key: str, table: Callable[[], pd
                         "every value):")
             st.table(shown, alt=f"The chart's numbers: {len(shown)} rows ({shown.index.name or 'values'}), "
                                 f"{len(shown.columns)} columns")
-        st.download_button("⬇️ The data drawn above (CSV)", data=lambda: data.to_csv(index=False),
+        st.download_button("The data drawn above (CSV)", icon="⬇️", data=lambda: data.to_csv(index=False),
                            file_name=f"{key}.csv", mime="text/csv", key=f"download-{key}", on_click="ignore")
-        st.markdown(describe(m, folder))
+        md(describe(m, folder))
         st.markdown("**Reproduce** (rewrites this folder from `params.yaml`):")
-        st.code(A.reproduce(folder), language="bash")
+        st.code(A.reproduce(folder), language="bash", wrap_lines=True)
         if m.get("config"):
             st.markdown("**Parameters** of the stage:")
             st.code(params_text(m["config"]), language=None)
@@ -237,7 +269,7 @@ def guess(key: str, question: str, options: Sequence[str]) -> str | None:
     skipped, kept, options = f"guess-{key}-skipped", f"guess-{key}-kept", list(options)
     before = st.session_state.get(kept)  # widget state is dropped when its page is left; this copy is not
     with st.container(border=True):
-        st.markdown(f"🤔 **Your guess first.** {question}")
+        md(f"🤔 **Your guess first.** {question}")
         pick = st.radio(question, options, index=options.index(before) if before in options else None,
                         key=f"guess-{key}", label_visibility="collapsed", on_change=_keep,
                         args=(f"guess-{key}", kept))

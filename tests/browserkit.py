@@ -1,10 +1,15 @@
-"""What the real-browser tests share: the system Chromium that Playwright drives and a Streamlit
-server on a free localhost port. tests/conftest.py turns them into the module-scoped `server` and
-`browser` fixtures; a test module that uses them starts with `sync_api = browserkit.require()`, which
-skips it with a reason when Debian's `chromium` or the `playwright` package is missing.
+"""What the real-browser tests share: the system Chromium that Playwright drives, a Streamlit server on
+a free localhost port, the two viewports, waiting until a page is drawn, and axe-core (the accessibility
+scanner that tests/test_a11y.py injects, pinned in package.json). tests/conftest.py turns them into the
+module-scoped `server` and `browser` fixtures and the session-scoped `axe`; a test module that uses them
+starts with `sync_api = browserkit.require()`, which skips it with a reason when Debian's `chromium` or
+the `playwright` package is missing.
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +26,7 @@ SHOTS = ROOT / "tests" / "screenshots"   # git-ignored; for a human to look at
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 SERVER_START_S = 90  # the longest a server may take to answer its health check (a loaded 2-core machine)
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # package.json pins the version, package-lock.json its hash
 
 
 def require():
@@ -38,15 +44,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server():
-    """`streamlit run app.py` on a free localhost port (the repository's .streamlit/config.toml applies);
-    yields its URL once the health check answers, and stops the server afterwards."""
+def streamlit_server(env: dict[str, str] | None = None):
+    """`streamlit run app.py` on a free localhost port (the repository's .streamlit/config.toml applies),
+    with `env` added to the environment; yields its URL once the health check answers, and stops the
+    server afterwards."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
@@ -83,3 +90,72 @@ def chromium():
             yield b
         finally:
             b.close()
+
+
+def axe_pinned() -> str:
+    """The axe-core version package.json pins (exact; package-lock.json holds its integrity hash)."""
+    return json.loads((ROOT / "package.json").read_text())["devDependencies"]["axe-core"]
+
+
+def axe_installed() -> str | None:
+    try:
+        return json.loads((AXE.parent / "package.json").read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def install_axe() -> str | None:
+    """Make sure node_modules/ holds the pinned axe-core, running `npm ci` (package-lock.json) when it is
+    missing or another version; returns why it could not, or None once it is there."""
+    if AXE.is_file() and axe_installed() == axe_pinned():
+        return None
+    npm = shutil.which("npm")
+    if npm is None:
+        return "no npm to install the pinned axe-core (install Debian's `npm` package, or run `npm ci`)"
+    try:
+        done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"`npm ci` could not install axe-core: {err}"
+    if done.returncode != 0 or not AXE.is_file() or axe_installed() != axe_pinned():
+        return f"`npm ci` could not install axe-core {axe_pinned()}: {(done.stderr or done.stdout)[-600:]}"
+    return None
+
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PAGE_TIMEOUT_MS = 60_000
+
+
+def wait_until_drawn(page) -> None:
+    """The script has finished and every chart container holds a drawn canvas/svg."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+                 .every(c => { const g = c.querySelector('canvas, svg.marks');
+                               return g && g.getBoundingClientRect().width > 0; })""",
+        timeout=PAGE_TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
+
+
+# sideways scroll of the page or of Streamlit's own scrolling containers, in px
+OVERFLOW = """() => Math.max(...[document.documentElement, document.body,
+    ...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer], [data-testid=stMainBlockContainer]')]
+    .map(e => e.scrollWidth - e.clientWidth))"""
+
+
+def full_height_screenshot(page, path: Path) -> None:
+    """Streamlit scrolls inside its own container, so grow the viewport until the content fits, then shoot."""
+    size = page.viewport_size
+    height = size["height"]
+    for _ in range(4):  # charts may reflow once the viewport grows
+        needed = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
+                               " return m ? m.scrollHeight : document.body.scrollHeight; }")
+        if needed <= height:
+            break
+        height = min(needed + 40, 20000)
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(400)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)

@@ -58,6 +58,16 @@ def browser():
         yield b
 
 
+@pytest.fixture(scope="session")
+def axe() -> str:
+    """axe-core's script (the version package.json pins), installed by `npm ci` on first use, so the README's
+    plain `pytest` runs the accessibility scan; the tests that need it skip, saying why, without npm."""
+    why = browserkit.install_axe()
+    if why:
+        pytest.skip(why)
+    return str(browserkit.AXE)
+
+
 @pytest.fixture
 def float64():
     """Run a test with float64 as the default dtype (restored afterwards)."""

@@ -9,58 +9,19 @@ Set EXPLAINER_ARTIFACTS to test against another artifacts folder.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import browserkit
 import pytest
-from browserkit import ROOT, SHOTS
+from browserkit import DESKTOP, OVERFLOW, PHONE, ROOT, SHOTS, full_height_screenshot, wait_until_drawn
 
 pytestmark = pytest.mark.browser
 sync_api = browserkit.require()
 sys.path.insert(0, str(ROOT))
 from explainer.story import CHAPTERS, STORY  # noqa: E402
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
-PAGE_TIMEOUT_MS = 60_000
-
-
-def wait_until_drawn(page) -> None:
-    """The script has finished and every chart container holds a drawn canvas/svg."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_function(
-        """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-                 .every(c => { const g = c.querySelector('canvas, svg.marks');
-                               return g && g.getBoundingClientRect().width > 0; })""",
-        timeout=PAGE_TIMEOUT_MS)
-    page.wait_for_load_state("networkidle")
-
-
-# sideways scroll of the page or of Streamlit's own scrolling containers, in px
-OVERFLOW = """() => Math.max(...[document.documentElement, document.body,
-    ...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer], [data-testid=stMainBlockContainer]')]
-    .map(e => e.scrollWidth - e.clientWidth))"""
-
 
 def slug(chapter) -> str:
     return chapter.url or "introduction"
-
-
-def full_height_screenshot(page, path: Path) -> None:
-    """Streamlit scrolls inside its own container, so grow the viewport until the content fits, then shoot."""
-    size = page.viewport_size
-    height = size["height"]
-    for _ in range(4):  # charts may reflow once the viewport grows
-        needed = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
-                               " return m ? m.scrollHeight : document.body.scrollHeight; }")
-        if needed <= height:
-            break
-        height = min(needed + 40, 20000)
-        page.set_viewport_size({"width": size["width"], "height": height})
-        page.wait_for_timeout(400)
-    page.screenshot(path=str(path))
-    page.set_viewport_size(size)
 
 
 def visit(browser, url: str, viewport: dict, name: str, dark: bool = False) -> dict:

@@ -11,10 +11,10 @@ import time
 
 import browserkit
 import pytest
-from browserkit import SHOTS
+from browserkit import (DESKTOP, OVERFLOW, PAGE_TIMEOUT_MS, PHONE, SHOTS, full_height_screenshot,
+                        wait_until_drawn)
 
 sync_api = browserkit.require()
-from test_browser import DESKTOP, OVERFLOW, PAGE_TIMEOUT_MS, PHONE, full_height_screenshot, wait_until_drawn  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -49,7 +49,7 @@ def page() -> AppTest:
 def test_every_figure_has_a_section_with_its_anchor(page):
     assert not page.exception, [e.value for e in page.exception]
     assert not page.error, [e.value for e in page.error]
-    assert page.title and page.title[0].value.startswith(PAGE.icon)
+    assert page.title and page.title[0].proto.icon == PAGE.icon
     heads = [h for h in page.header if h.value.startswith("Fig. ")]
     assert [int(re.match(r"Fig\. (\d+)", h.value).group(1)) for h in heads] == NUMBERS
     assert [h.proto.anchor for h in heads] == [f"fig-{n}" for n in NUMBERS]

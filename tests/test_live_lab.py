@@ -327,7 +327,7 @@ def test_story_panel_twin_run_shows_memorization():
     assert real["val_acc"] > 0.75 and rand["val_acc"] < 0.2, "real labels generalize, random ones do not"
     assert rand["train_acc"] > 0.8, "yet the random labels are largely fitted"
     assert len(at.get("vega_lite_chart")) == 3, "one chart per arm, and the comparison (folded away)"
-    assert any(e.label.startswith("🗂️ Compare your last runs (2)") for e in at.expander)
+    assert any(e.label.startswith("Compare your last runs (2)") for e in at.expander)
 
 
 @pytest.mark.slow

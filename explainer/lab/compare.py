@@ -10,7 +10,7 @@ from typing import MutableMapping
 
 import streamlit as st
 
-from .. import alttext
+from .. import alttext, ui
 from . import chart as LC
 from .knobs import Arm, describe, lab_link
 
@@ -72,10 +72,10 @@ def section(key: str, inline: bool = True) -> None:
     shown = runs(st.session_state)
     if not shown:
         return
-    box = st.container() if inline else st.expander(f"🗂️ Compare your last runs ({len(shown)})")
+    box = st.container() if inline else st.expander(f"Compare your last runs ({len(shown)})", icon="🗂️")
     with box:
-        st.markdown(f"**🗂️ Your last runs** — this session's last {CAP} at most; 📌 pin one to keep it while "
-                    "newer runs push older ones out.")
+        ui.md(f"**🗂️ Your last runs** — this session's last {CAP} at most; 📌 pin one to keep it while "
+              "newer runs push older ones out.")
         metric = st.segmented_control("Curve", list(LC.CURVES), format_func=LC.CURVES.get, default="val_acc",
                                       key=f"{key}-compare-curve") or "val_acc"
         spec = LC.overlay(shown, metric)
@@ -86,10 +86,11 @@ def section(key: str, inline: bool = True) -> None:
             style = f"{LC.RUN_COLOR_NAMES[i]} {LC.RUN_SHAPE_NAMES[i]} {LC.RUN_DASH_NAMES[i]}"
             lines.append(f"- {style} · **{LC.run_name(run)}**: "
                          f"{describe(run['knobs'])}{note} · [🔗 open in the Lab]({lab_link(run['knobs'])})")
-        st.markdown("\n".join(lines))
+        ui.md("\n".join(lines))
         with st.container(horizontal=True):  # one row of buttons, wrapping on a phone
             for run in shown:
-                st.button(f"📌 Unpin #{run['id']}" if run["pinned"] else f"Pin #{run['id']}",
-                          key=f"{key}-pin-{run['id']}", on_click=pin, args=(st.session_state, run["id"]))
-            st.button("🗑️ Clear", key=f"{key}-clear", on_click=clear, args=(st.session_state,),
+                st.button(f"Unpin #{run['id']}" if run["pinned"] else f"Pin #{run['id']}",
+                          icon="📌" if run["pinned"] else None, key=f"{key}-pin-{run['id']}", on_click=pin,
+                          args=(st.session_state, run["id"]))
+            st.button("Clear", icon="🗑️", key=f"{key}-clear", on_click=clear, args=(st.session_state,),
                       help="Forget every run of this session (the server keeps nothing of them)")

@@ -19,7 +19,7 @@ import traceback
 
 import streamlit as st
 
-from .. import alttext, artifacts as A
+from .. import alttext, artifacts as A, ui
 from . import chart as LC, compare
 from .band import nearest
 from .knobs import describe, lab_config, lab_link
@@ -47,8 +47,8 @@ def retrain_panel(name: str, key: str) -> None:
                            key=f"{key}-seed")
     preset = preset.with_seed(min(max(int(seed or 0), 0), 9999))
     run_panel(preset, key)
-    st.caption("Open a run in the 🔬 Lab to change every knob: "
-               + " · ".join(f"[{a.label}]({lab_link(a.knobs)})" for a in preset.arms))
+    ui.small("Open a run in the 🔬 Lab to change every knob: "
+             + " · ".join(f"[{a.label}]({lab_link(a.knobs)})" for a in preset.arms))
 
 
 @st.fragment
@@ -58,7 +58,7 @@ def run_panel(preset: Preset, key: str, preview: bool = False) -> None:
     before any run and the comparison is shown in place (a story page folds it away)."""
     arms = preset.arms
     left, right, _ = st.columns([1, 1, 2])
-    clicked = left.button("▶️ Train", key=f"{key}-train", type="primary")
+    clicked = left.button("Train", icon="▶️", key=f"{key}-train", type="primary", width="stretch")
     stop_slot = right.empty()
     last = None if clicked else st.session_state.get(f"{key}-result")
     if last and last["status"] == "running":  # the run was cut short by a click (Stop or another widget)
@@ -106,8 +106,8 @@ def _band_notes(arms, bands, box) -> None:
         else:
             lines.append(f"- {who}{band.name}" + (f" — differs: {band.differences}" if band.differences else
                                                   " — the same settings"))
-    box.caption(f"Shaded: the range over seeds of the pipeline's nearest configuration (results: "
-                f"{A.selected().label}).\n" + "\n".join(lines))
+    ui.small(f"Shaded: the range over seeds of the pipeline's nearest configuration (results: "
+             f"{A.selected().label}).\n" + "\n".join(lines), box)
 
 
 HEADS = {"done": "✅ **Done.**",
@@ -126,11 +126,11 @@ def _summarize(result: dict, box, stale: bool = False) -> None:
     state = result["status"]
     with box:
         if stale:
-            st.caption("⬆️ Your last run; the settings have changed since. Press Train to run the new ones.")
+            ui.small("⬆️ Your last run; the settings have changed since. Press Train to run the new ones.")
         head = HEADS.get(state, "") if state != "deadline" else \
             f"⏱️ **Stopped at the time budget** ({lab_config().budget_s:.0f} s per run on this server)."
         took = f" {result['seconds']:.1f} s of training" if result.get("seconds") else ""
-        st.markdown(f"{head}{took}\n\n" + LC.summary_lines(arms, numbers))
+        ui.md(f"{head}{took}\n\n" + LC.summary_lines(arms, numbers))
         if state in ("done", "cached"):
             text = preset.sentence(numbers)
             if text:
@@ -146,7 +146,7 @@ def _train(preset: Preset, bands, key, stop_slot, status, progress, slots, below
     st.session_state.pop(f"{key}-stop-pressed", None)
     hit = t.cached(arms)
     if hit is None:
-        stop_slot.button("⏹️ Stop", key=f"{key}-stop", on_click=_flag_stop, args=(key,))
+        stop_slot.button("Stop", icon="⏹️", key=f"{key}-stop", on_click=_flag_stop, args=(key,), width="stretch")
         try:
             hit = _run_locked(t, arms, bands, store, key, status, progress, slots)
         except TimeoutError as err:
@@ -194,8 +194,8 @@ def _run_locked(t: Trainer, arms, bands, store, key, status, progress, slots) ->
             return hit
         while not t.wait_warm(0.25):  # each status update is a point where Stop can interrupt
             status.info("🔥 Warming up the trainer (loading torch and the digits, once per server)…")
-        status.caption("🏋️ Training on this server's CPU"
-                       + (f" (waited {waited:.0f} s for the trainer)" if waited >= 1 else ""))
+        ui.small("🏋️ Training on this server's CPU"
+                 + (f" (waited {waited:.0f} s for the trainer)" if waited >= 1 else ""), status)
         last_draw, drawn = [0.0], {}
 
         def on_epoch(r: dict) -> None:
