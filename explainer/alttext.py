@@ -374,27 +374,35 @@ def _annotations(found: list[Layer], main: Layer) -> list[str]:
     return out
 
 
+def kind(main: Layer) -> str:
+    """Which reader a main layer needs: intervals (the clock), heatmap, bars (a category on x or on y), total
+    (one stacked bar), curves, or '' (nothing this module reads). `reading` and `table` both go by it."""
+    xk, yk = main.kind("x"), main.kind("y")
+    if main.mark in ("rect", "bar") and main.field("x2") and xk == "quantitative":
+        return "intervals"
+    if main.mark == "rect" and xk in DISCRETE and yk in DISCRETE and main.kind("color") == "quantitative":
+        return "heatmap"
+    if main.mark == "bar" and xk in DISCRETE and yk == "quantitative":
+        return "bars-x"
+    if main.mark == "bar" and yk in DISCRETE and xk == "quantitative":
+        return "bars-y"
+    if main.mark == "bar" and not main.field("y"):
+        return "total"
+    return "curves" if main.field("x") and main.field("y") else ""
+
+
+READERS = {"intervals": _intervals, "heatmap": _heatmap, "bars-x": lambda m: _bars(m, "x", "y"),
+           "bars-y": lambda m: _bars(m, "y", "x"), "total": lambda m: _stacked_total(m, "x"), "curves": _curves}
+
+
 def reading(spec: dict) -> tuple[Layer | None, str, list[str], int, list[str]]:
     """(main layer, headline, per-series phrases, number of series, annotations) of a chart."""
     found = layers(spec)
     main = main_layer(found)
-    if main is None:
-        return None, "", [], 0, []
-    xk, yk = main.kind("x"), main.kind("y")
-    if main.mark in ("rect", "bar") and main.field("x2") and xk == "quantitative":
-        head, parts, n = _intervals(main)
-    elif main.mark == "rect" and xk in DISCRETE and yk in DISCRETE and main.kind("color") == "quantitative":
-        head, parts, n = _heatmap(main)
-    elif main.mark == "bar" and xk in DISCRETE and yk == "quantitative":
-        head, parts, n = _bars(main, "x", "y")
-    elif main.mark == "bar" and yk in DISCRETE and xk == "quantitative":
-        head, parts, n = _bars(main, "y", "x")
-    elif main.mark == "bar" and not main.field("y"):
-        head, parts, n = _stacked_total(main, "x")
-    elif main.field("x") and main.field("y"):
-        head, parts, n = _curves(main)
-    else:
+    how = kind(main) if main is not None else ""
+    if not how:
         return main, "", [], 0, []
+    head, parts, n = READERS[how](main)
     return main, head, parts, n, _annotations(found, main)
 
 
@@ -449,32 +457,31 @@ def table(spec: dict) -> pd.DataFrame:
     """The numbers behind a chart as a small table of readable strings (rows: x values, sampled to at most
     MAX_ROWS, or categories; columns: series), for an HTML table a screen reader can walk. Empty when the
     chart is not one this module reads."""
-    main, head, *_ = reading(spec)
-    if main is None or not head:
+    main = main_layer(layers(spec))
+    how = kind(main) if main is not None else ""
+    if not how:
         return pd.DataFrame()
     x, y = main.field("x"), main.field("y")
-    xk, yk = main.kind("x"), main.kind("y")
-    if main.field("x2") and xk == "quantitative":
+    if how == "intervals":
         times = _sample(_moments(main))
         out = pd.DataFrame({number(t): _spans_at(main, t) for t in times}).T.fillna(0)
         out.index.name = short(title(main.enc.get("x"), x))
         return out.map(lambda v: number(v, "%"))
-    if main.mark == "rect" and xk in DISCRETE and yk in DISCRETE:
+    if how == "heatmap":
         c = main.field("color")
         grid = main.rows.pivot_table(index=y, columns=x, values=c, aggfunc="mean", sort=False)
         grid.index.name = f"{short(title(main.enc.get('y'), y))} (rows) · {short(title(main.enc.get('x'), x))} (columns)"
         grid.columns = [str(k) for k in grid.columns]
         return grid.head(30).map(lambda v: number(v, _format_of(main, "color")))
-    if main.mark == "bar" and (xk in DISCRETE or yk in DISCRETE or not y):
-        cat, val = ("x", "y") if xk in DISCRETE else ("y", "x")
+    if how in ("bars-x", "bars-y", "total"):
+        cat, val = ("x", "y") if how == "bars-x" else ("y", "x")
         by = [f for f in series_fields(main) if f != main.field(cat)]
         rows = main.rows
         c, v = main.field(cat), main.field(val)
         fv = lambda a: number(a, _format_of(main, val))  # noqa: E731
-        if not c:
-            out = pd.DataFrame({title(main.enc.get(val), v): [fv(a) for a in rows[v]]},
-                               index=[_series_name(k) for k in rows[by].itertuples(index=False, name=None)])
-            return out
+        if how == "total":
+            return pd.DataFrame({title(main.enc.get(val), v): [fv(a) for a in rows[v]]},
+                                index=[_series_name(k) for k in rows[by].itertuples(index=False, name=None)])
         keyed = rows.assign(_s=[_series_name(k) for k in rows[by].itertuples(index=False, name=None)] if by else v)
         out = keyed.pivot_table(index=c, columns="_s", values=v, aggfunc="mean", sort=False)
         out.index.name, out.columns.name = short(title(main.enc.get(cat), c)), None

@@ -145,17 +145,50 @@ OVERFLOW = """() => Math.max(...[document.documentElement, document.body,
     .map(e => e.scrollWidth - e.clientWidth))"""
 
 
-def full_height_screenshot(page, path: Path) -> None:
-    """Streamlit scrolls inside its own container, so grow the viewport until the content fits, then shoot."""
-    size = page.viewport_size
-    height = size["height"]
-    for _ in range(4):  # charts may reflow once the viewport grows
+def slug(chapter) -> str:
+    """A chapter's name in test ids, screenshots and reports (the home page has no URL path)."""
+    return chapter.url or "introduction"
+
+
+def open_page(browser, url: str, viewport: dict, dark: bool = False, errors: list[str] | None = None):
+    """A fresh context on `url` (a phone viewport is a touch device), drawn; JavaScript errors go to `errors`."""
+    phone = viewport is PHONE
+    ctx = browser.new_context(viewport=viewport, device_scale_factor=1, is_mobile=phone, has_touch=phone,
+                              color_scheme="dark" if dark else "light")
+    page = ctx.new_page()
+    if errors is not None:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="domcontentloaded")
+    wait_until_drawn(page)
+    return ctx, page
+
+
+def grow(page, limit: int = 20000) -> None:
+    """A window as tall as the page's content (Streamlit scrolls inside its own container), regrown while
+    the charts reflow to the new size."""
+    width, height = page.viewport_size["width"], page.viewport_size["height"]
+    for _ in range(4):
         needed = page.evaluate("() => { const m = document.querySelector('[data-testid=stMain]');"
                                " return m ? m.scrollHeight : document.body.scrollHeight; }")
         if needed <= height:
             break
-        height = min(needed + 40, 20000)
-        page.set_viewport_size({"width": size["width"], "height": height})
+        height = min(needed + 40, limit)
+        page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(400)
-    page.screenshot(path=str(path))
-    page.set_viewport_size(size)
+
+
+@contextmanager
+def whole_page(page):
+    """The window grown to the whole page (`grow`) for what runs inside, then its size again."""
+    size = page.viewport_size
+    grow(page)
+    try:
+        yield
+    finally:
+        page.set_viewport_size(size)
+
+
+def full_height_screenshot(page, path: Path) -> None:
+    """The whole page in one picture."""
+    with whole_page(page):
+        page.screenshot(path=str(path))

@@ -22,12 +22,12 @@ from __future__ import annotations
 import io
 import json
 import re
-from contextlib import contextmanager
 
 import browserkit
 import numpy as np
 import pytest
-from browserkit import DESKTOP, OVERFLOW, PHONE, SHOTS, full_height_screenshot, wait_until_drawn
+from browserkit import (DESKTOP, OVERFLOW, PHONE, SHOTS, full_height_screenshot, open_page, slug, wait_until_drawn,
+                        whole_page)
 
 pytestmark = pytest.mark.browser
 sync_api = browserkit.require()
@@ -41,9 +41,6 @@ BLOCKING = ("critical", "serious")
 RUN_S = 300  # the longest a live run's wait may take (a loaded 2-core machine)
 GUESS = '[class*="st-key-guess-"]'  # ui.guess keys its radio and its "Just show me" button guess-...
 
-
-def slug(chapter) -> str:
-    return chapter.url or "introduction"
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +66,6 @@ def report():
         {"axe-core": browserkit.axe_installed(), "tags": WCAG, "pages": found}, indent=1, ensure_ascii=False))
 
 
-def open_page(browser, url: str, viewport: dict, dark: bool = False):
-    """A fresh context (a phone is a touch device) on `url`, drawn."""
-    phone = viewport is PHONE
-    ctx = browser.new_context(viewport=viewport, device_scale_factor=1, is_mobile=phone, has_touch=phone,
-                              color_scheme="dark" if dark else "light")
-    page = ctx.new_page()
-    page.goto(url, wait_until="domcontentloaded")
-    wait_until_drawn(page)
-    return ctx, page
-
 
 # ---------------------------------------------------------------------------------------------
 # axe-core
@@ -95,18 +82,6 @@ def scan(page, axe: str) -> list[dict]:
         nodes: v.nodes.slice(0, 5).map(n => ({target: n.target.join(' '), html: n.html.slice(0, 160),
                                             why: (n.failureSummary || '').slice(0, 300)}))}))""", AXE_OPTIONS)
 
-
-@contextmanager
-def whole_page(page):
-    """The viewport as tall as the page's content (Streamlit scrolls inside its own container), then back."""
-    size = page.viewport_size
-    needed = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": min(max(needed, size["height"]), 16000)})
-    page.wait_for_timeout(300)  # charts reflow to the new size
-    try:
-        yield
-    finally:
-        page.set_viewport_size(size)
 
 
 def blocking(violations: list[dict]) -> list[str]:

@@ -12,7 +12,7 @@ import sys
 
 import browserkit
 import pytest
-from browserkit import DESKTOP, OVERFLOW, PHONE, ROOT, SHOTS, full_height_screenshot, wait_until_drawn
+from browserkit import DESKTOP, PHONE, OVERFLOW, ROOT, SHOTS, full_height_screenshot, open_page, slug, wait_until_drawn
 
 pytestmark = pytest.mark.browser
 sync_api = browserkit.require()
@@ -20,20 +20,11 @@ sys.path.insert(0, str(ROOT))
 from explainer.story import CHAPTERS, STORY  # noqa: E402
 
 
-def slug(chapter) -> str:
-    return chapter.url or "introduction"
-
 
 def visit(browser, url: str, viewport: dict, name: str, dark: bool = False) -> dict:
-    phone = viewport is PHONE
-    ctx = browser.new_context(viewport=viewport, color_scheme="dark" if dark else "light", device_scale_factor=1,
-                              is_mobile=phone, has_touch=phone)
-    page = ctx.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    ctx, page = open_page(browser, url, viewport, dark, errors)
     try:
-        page.goto(url, wait_until="domcontentloaded")
-        wait_until_drawn(page)
         # measured before the screenshot, which resizes the viewport
         overflow = page.evaluate(OVERFLOW)
         SHOTS.mkdir(parents=True, exist_ok=True)

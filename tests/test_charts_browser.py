@@ -17,21 +17,13 @@ from browserkit import SHOTS
 
 pytestmark = pytest.mark.browser
 sync_api = browserkit.require()
-from test_browser import DESKTOP, OVERFLOW, PHONE, full_height_screenshot, wait_until_drawn  # noqa: E402
+from browserkit import DESKTOP, OVERFLOW, PHONE, full_height_screenshot, grow, open_page  # noqa: E402
 
 GREYSCALE = "html { filter: grayscale(1) !important; }"
 CHART = '[data-testid="stVegaLiteChart"]'
 FAMILIES = {"clock": r"^Timeline of ", "shares": r"^Stacked area chart of share of examples",
             "class-maps": r"heat map of share of the row"}
 
-
-def open_page(browser, url: str, viewport: dict, dark: bool = False):
-    ctx = browser.new_context(viewport=viewport, device_scale_factor=1, color_scheme="dark" if dark else "light",
-                              is_mobile=viewport is PHONE, has_touch=viewport is PHONE)
-    page = ctx.new_page()
-    page.goto(url, wait_until="domcontentloaded")
-    wait_until_drawn(page)
-    return ctx, page
 
 
 def accessible(page) -> list[tuple[str, str]]:
@@ -100,7 +92,7 @@ def test_greyscale_screenshots_of_the_colour_coded_charts(server, browser, viewp
         page.add_style_tag(content=GREYSCALE)
         SHOTS.mkdir(parents=True, exist_ok=True)
         full_height_screenshot(page, SHOTS / f"greyscale-memorization-vs-generalization-{label}.png")
-        tall(page)  # the shots below are whole charts, not cut by the window or covered by the page's header
+        grow(page)  # the shots below are whole charts, not cut by the window or covered by the page's header
         for family, pattern in FAMILIES.items():
             found = charts_named(page, pattern)
             assert found, f"no {family} chart on page 7"
@@ -111,9 +103,3 @@ def test_greyscale_screenshots_of_the_colour_coded_charts(server, browser, viewp
     finally:
         ctx.close()
 
-
-def tall(page) -> None:
-    """A window as tall as the page's content (Streamlit scrolls inside its own container)."""
-    needed = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": page.viewport_size["width"], "height": min(needed + 40, 20000)})
-    page.wait_for_timeout(600)
